@@ -1,0 +1,129 @@
+"""`platformctl`: the operator's command line. Thin: every command calls into `lib/`."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from dagster_project.lib.db.postgres import DatabaseUnavailable, redact
+from dagster_project.lib.devdb import cluster as devdb
+from dagster_project.lib.migrations.errors import MigrationError
+
+app = typer.Typer(
+    help="Operate the data platform: migrations, local PostgreSQL, seeds, docs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+# Errors a person can act on: printed as one line, exit 1, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    MigrationError,
+    DatabaseUnavailable,
+    devdb.DevClusterError,
+    FileNotFoundError,
+    ValueError,
+)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into one clear line on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _register_commands() -> None:
+    from dagster_project.cli_migrate import migrate_app
+
+    for command in migrate_app.registered_commands:
+        command.callback = user_errors(command.callback)
+    app.add_typer(migrate_app, name="migrate")
+
+
+_register_commands()
+
+
+# === BEGIN `platformctl dev postgres` (lib/devdb/cluster.py) ======================================
+
+dev_app = typer.Typer(help="Developer conveniences for a bare machine.", no_args_is_help=True)
+postgres_app = typer.Typer(
+    help="A throwaway PostgreSQL under .data/postgres: trust auth, 127.0.0.1, no durability.",
+    no_args_is_help=True,
+)
+dev_app.add_typer(postgres_app, name="postgres")
+app.add_typer(dev_app, name="dev")
+
+
+def _print_cluster(status: devdb.ClusterStatus) -> None:
+    say = functools.partial(console.print, highlight=False, soft_wrap=True)
+    if status.running:
+        state = f"[green]running[/] (pid {status.pid}) on {devdb.HOST}:{status.port}"
+    elif status.initialized:
+        state = "[yellow]stopped[/]"
+    else:
+        state = "[yellow]not created yet[/] (`platformctl dev postgres up` creates it)"
+    say(f"dev postgres: {state}" + (f" ({status.note})" if status.note else ""))
+    say(f"  data dir: {status.data_dir}")
+    say(f"  log:      {status.log_file}")
+    if status.database_url:
+        say(f"  its URL:  {status.database_url}")
+    answers = "[green]answers[/]" if status.configured_url_answers else "[red]does not answer[/]"
+    say(f"configured DATABASE_URL {redact(status.configured_url)}: {answers}")
+
+
+@postgres_app.command("up")
+@user_errors
+def dev_postgres_up(
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", help="Default: 5432 if free, else 5433 up.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the `export DATABASE_URL=` line.")
+    ] = False,
+) -> None:
+    """Create (first time) and start the cluster; idempotent. Prints the DATABASE_URL to export."""
+    status = devdb.up(port=port)
+    if not quiet:
+        _print_cluster(status)
+        console.print("To use it:", highlight=False)
+    typer.echo(f"export DATABASE_URL={status.database_url}")
+
+
+@postgres_app.command("down")
+@user_errors
+def dev_postgres_down() -> None:
+    """Stop the cluster (fast shutdown). Its data stays under .data/postgres."""
+    _print_cluster(devdb.down())
+
+
+@postgres_app.command("status")
+@user_errors
+def dev_postgres_status() -> None:
+    """Running or stopped, port, data dir, and whether the configured DATABASE_URL answers."""
+    _print_cluster(devdb.status())
+
+
+# === END `platformctl dev postgres` ===============================================================
+
+
+def main() -> None:
+    app(prog_name="platformctl")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

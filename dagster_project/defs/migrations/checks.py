@@ -1,0 +1,34 @@
+"""Health of each migration target: fails on dirty state, checksum drift or missing files."""
+
+
+import dagster as dg
+
+from dagster_project.defs.migrations.assets import MIGRATION_TARGETS, schema_asset_key
+from dagster_project.defs.migrations.resources import MigrationsResource
+
+
+def _build_health_check(target: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=schema_asset_key(target),
+        name="migrations_healthy",
+        description="No dirty migration, no applied file changed, no applied file missing.",
+        blocking=True,
+    )
+    def _check(migrations: MigrationsResource) -> dg.AssetCheckResult:
+        status = migrations.runner(target).status()
+        return dg.AssetCheckResult(
+            passed=status.healthy,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "version": status.current_version or "none",
+                "dirty": status.dirty,
+                "problems": status.problems,
+                "pending": len(status.pending),
+                "invalid_indexes": status.invalid_indexes,
+            },
+        )
+
+    return _check
+
+
+health_checks = [_build_health_check(target) for target in MIGRATION_TARGETS]

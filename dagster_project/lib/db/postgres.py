@@ -1,0 +1,93 @@
+"""PostgreSQL connection helpers shared by the CLI, the Dagster assets and the tests."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """No PostgreSQL server answers at the configured URL."""
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The operational database URL: explicit value, then $DATABASE_URL, then the default."""
+    return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def normalize_url(url: str) -> str:
+    """psycopg speaks libpq URLs; accept SQLAlchemy-style driver suffixes too."""
+    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def database_name(url: str) -> str:
+    name = urlsplit(normalize_url(url)).path.lstrip("/")
+    if not name:
+        raise ValueError(f"database URL names no database: {redact(url)}")
+    return name
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(normalize_url(url))
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def redact(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """Open a connection, turning 'no server' into one clear error."""
+    try:
+        return psycopg.connect(normalize_url(url), **kwargs)
+    except psycopg.OperationalError as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        if "does not exist" in message:
+            raise
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {redact(url)}: {message}. "
+            "Start one with `platformctl dev postgres up` or set DATABASE_URL."
+        ) from exc
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in the URL when it does not exist. True when created."""
+    name = database_name(url)
+    with connect(with_database(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            return False  # created concurrently by another process: fine
+        return True
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in the URL, disconnecting its sessions first."""
+    name = database_name(url)
+    with connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def server_answers(url: str, timeout_seconds: int = 3) -> bool:
+    try:
+        with connect(with_database(url, "postgres"), connect_timeout=timeout_seconds):
+            return True
+    except (DatabaseUnavailable, psycopg.OperationalError):
+        return False
