@@ -24,7 +24,7 @@ def _build_schema_asset(target: str, description: str) -> dg.AssetsDefinition:
         f"migrations/{target}/ with the platform's runner (lock, checksums, dirty state).",
     )
     def _schema(context: dg.AssetExecutionContext, migrations: MigrationsResource) -> dg.MaterializeResult:
-        runner = migrations.runner(target, run_id=context.run_id)
+        runner = migrations.runner(target, run_id=context.run.run_id)
         result = runner.up()
         status = runner.status()
         for step in result.steps:
