@@ -11,20 +11,54 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
-from dagster_project.lib.migrations.runner import RunResult, Runner, Status
+from dagster_project.lib.migrations.runner import Runner, RunResult, Status
 
 console = Console()
 err_console = Console(stderr=True)
 
-migrate_app = typer.Typer(help="Apply, roll back, inspect and check schema migrations.",
-                          no_args_is_help=True)
+migrate_app = typer.Typer(
+    help="Apply, roll back, inspect and check schema migrations.", no_args_is_help=True
+)
 
-TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Migration target: operational or analytics.")]
-UrlOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the target's URL env var (DATABASE_URL / WAREHOUSE_URL).", show_default=False)]
-ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who runs this (default: $MIGRATE_ACTOR or user@host).", show_default=False)]
-ApproversOpt = Annotated[list[str] | None, typer.Option("--approved-by", help="Approver name; protected targets need two distinct ones. Repeat the option.", show_default=False)]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="migrate.yaml to use (default: $MIGRATE_CONFIG or configs/migrate.yaml).", show_default=False)]
-OutOfOrderOpt = Annotated[bool, typer.Option("--allow-out-of-order", help="Apply pending files older than the newest applied one.")]
+TargetOpt = Annotated[
+    str, typer.Option("--target", "-t", help="Migration target: operational or analytics.")
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Overrides the target's URL env var (DATABASE_URL / WAREHOUSE_URL).",
+        show_default=False,
+    ),
+]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--actor", help="Who runs this (default: $MIGRATE_ACTOR or user@host).", show_default=False
+    ),
+]
+ApproversOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--approved-by",
+        help="Approver name; protected targets need two distinct ones. Repeat the option.",
+        show_default=False,
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="migrate.yaml to use (default: $MIGRATE_CONFIG or configs/migrate.yaml).",
+        show_default=False,
+    ),
+]
+OutOfOrderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-out-of-order", help="Apply pending files older than the newest applied one."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
@@ -39,40 +73,69 @@ def _print_run(result: RunResult, as_json: bool) -> None:
         return
     verb = "applied" if result.direction == "up" else "rolled back"
     if not result.steps:
-        console.print(f"[green]{result.target}: nothing to do[/] (version {result.current_version or 'none'})")
+        console.print(
+            f"[green]{result.target}: nothing to do[/] (version {result.current_version or 'none'})"
+        )
         return
     for step in result.steps:
         console.print(f"  {verb} [bold]{step.version}_{step.slug}[/] in {step.duration_ms} ms")
         for warning in step.warnings:
             console.print(f"    [yellow]warning:[/] {warning}")
-    console.print(f"[green]{result.target}: {len(result.steps)} {verb}[/], now at version "
-                  f"{result.current_version or 'none'}")
+    console.print(
+        f"[green]{result.target}: {len(result.steps)} {verb}[/], now at version "
+        f"{result.current_version or 'none'}"
+    )
 
 
 @migrate_app.command()
 def up(
-    target: TargetOpt = "operational", database_url: UrlOpt = None, actor: ActorOpt = None,
-    approved_by: ApproversOpt = None, config: ConfigOpt = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Apply at most N pending migrations.", show_default=False)] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")] = False,
-    allow_out_of_order: OutOfOrderOpt = False, as_json: JsonOpt = False,
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    actor: ActorOpt = None,
+    approved_by: ApproversOpt = None,
+    config: ConfigOpt = None,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", help="Apply at most N pending migrations.", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")
+    ] = False,
+    allow_out_of_order: OutOfOrderOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Apply pending migrations, each in its own transaction unless its file opts out."""
     runner = _runner(target, database_url, actor, config)
     if dry_run:
-        typer.echo(runner.render_plan(runner.plan("up", steps=steps, allow_out_of_order=allow_out_of_order)), nl=False)
+        typer.echo(
+            runner.render_plan(
+                runner.plan("up", steps=steps, allow_out_of_order=allow_out_of_order)
+            ),
+            nl=False,
+        )
         return
-    _print_run(runner.up(steps=steps, allow_out_of_order=allow_out_of_order,
-                         approved_by=approved_by or []), as_json)
+    _print_run(
+        runner.up(
+            steps=steps, allow_out_of_order=allow_out_of_order, approved_by=approved_by or []
+        ),
+        as_json,
+    )
 
 
 @migrate_app.command()
 def down(
-    target: TargetOpt = "operational", database_url: UrlOpt = None, actor: ActorOpt = None,
-    approved_by: ApproversOpt = None, config: ConfigOpt = None,
-    steps: Annotated[int, typer.Option("--steps", help="Roll back the newest N applied migrations.")] = 1,
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    actor: ActorOpt = None,
+    approved_by: ApproversOpt = None,
+    config: ConfigOpt = None,
+    steps: Annotated[
+        int, typer.Option("--steps", help="Roll back the newest N applied migrations.")
+    ] = 1,
     all_: Annotated[bool, typer.Option("--all", help="Roll back every applied migration.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Roll back applied migrations with their .down.sql files, newest first."""
@@ -87,9 +150,13 @@ def down(
 
 @migrate_app.command()
 def plan(
-    target: TargetOpt = "operational", database_url: UrlOpt = None, config: ConfigOpt = None,
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    config: ConfigOpt = None,
     direction: Annotated[str, typer.Option("--direction", help="up or down.")] = "up",
-    steps: Annotated[int | None, typer.Option("--steps", help="Limit to N migrations.", show_default=False)] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Limit to N migrations.", show_default=False)
+    ] = None,
     allow_out_of_order: OutOfOrderOpt = False,
 ) -> None:
     """Print exactly the SQL `up` (or `down`) would run, in order. Changes nothing."""
@@ -104,7 +171,9 @@ def plan(
 
 @migrate_app.command()
 def status(
-    target: TargetOpt = "operational", database_url: UrlOpt = None, config: ConfigOpt = None,
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Current version, last migration time, pending count, dirty flag. Exit 2 when dirty or drifted."""
@@ -122,24 +191,38 @@ def _print_status(report: Status) -> None:
     table.add_row("target", report.target)
     table.add_row("database", report.database)
     table.add_row("current version", report.current_version or "none")
-    table.add_row("last migration", f"{report.last_migration_at:%Y-%m-%d %H:%M:%S %Z}" if report.last_migration_at else "never")
+    table.add_row(
+        "last migration",
+        f"{report.last_migration_at:%Y-%m-%d %H:%M:%S %Z}" if report.last_migration_at else "never",
+    )
     table.add_row("applied", str(report.applied))
-    table.add_row("pending", str(len(report.pending)) + (f" ({', '.join(report.pending)})" if report.pending else ""))
-    table.add_row("dirty", "[red]yes: " + ", ".join(report.dirty) + "[/]" if report.dirty else "[green]no[/]")
+    table.add_row(
+        "pending",
+        str(len(report.pending)) + (f" ({', '.join(report.pending)})" if report.pending else ""),
+    )
+    table.add_row(
+        "dirty", "[red]yes: " + ", ".join(report.dirty) + "[/]" if report.dirty else "[green]no[/]"
+    )
     console.print(table)
     for problem in report.problems:
         console.print(f"[red]problem:[/] {problem}")
     for index in report.invalid_indexes:
-        console.print(f"[yellow]invalid index:[/] {index} (left by an interrupted CREATE INDEX CONCURRENTLY)")
+        console.print(
+            f"[yellow]invalid index:[/] {index} (left by an interrupted CREATE INDEX CONCURRENTLY)"
+        )
 
 
 @migrate_app.command()
 def validate(
-    target: TargetOpt = "operational", database_url: UrlOpt = None, config: ConfigOpt = None,
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    config: ConfigOpt = None,
     allow_out_of_order: OutOfOrderOpt = False,
 ) -> None:
     """Check files against the database: changed applied files, missing files, out-of-order files."""
-    problems = _runner(target, database_url, None, config).validate(allow_out_of_order=allow_out_of_order)
+    problems = _runner(target, database_url, None, config).validate(
+        allow_out_of_order=allow_out_of_order
+    )
     for problem in problems:
         err_console.print(f"[red]invalid:[/] {problem}", highlight=False, soft_wrap=True)
     if problems:
@@ -149,33 +232,71 @@ def validate(
 
 @migrate_app.command()
 def lint(
-    target: Annotated[str | None, typer.Option("--target", "-t", help="Lint one target (default: all).", show_default=False)] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="Lint one target (default: all).", show_default=False),
+    ] = None,
     config: ConfigOpt = None,
-    paths: Annotated[list[Path] | None, typer.Argument(help="Migration directories to lint instead of the configured ones.", show_default=False)] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Migration directories to lint instead of the configured ones.", show_default=False
+        ),
+    ] = None,
+    squawk: Annotated[
+        bool,
+        typer.Option(
+            "--squawk/--no-squawk",
+            help="Run squawk's PostgreSQL lock-safety rules on directories given as arguments.",
+        ),
+    ] = True,
 ) -> None:
-    """File names, squawk lock-safety rules and our schema conventions. Names file, line and rule."""
+    """File names, squawk lock-safety rules and our schema conventions. Names file, line and rule.
+
+    squawk runs on PostgreSQL targets only: it knows PostgreSQL's locks, not DuckDB's."""
     from dagster_project.lib.migrations.lint import lint_directory
 
     cfg = load_config(config)
-    directories = list(paths or [])
-    if not directories:
+    if paths:
+        jobs = [(directory, squawk) for directory in paths]
+    else:
         names = [target] if target else sorted(cfg.targets)
-        directories = [cfg.target(name).directory for name in names]
-    violations = [v for directory in directories for v in lint_directory(directory)]
+        jobs = [
+            (cfg.target(name).directory, cfg.target(name).url().startswith("postgres"))
+            for name in names
+        ]
+    violations = [
+        v
+        for directory, use_squawk in jobs
+        for v in lint_directory(directory, use_squawk=use_squawk)
+    ]
     for violation in violations:
         typer.echo(str(violation))
     if violations:
         err_console.print(f"[red]{len(violations)} lint violation(s)[/]")
         raise typer.Exit(1)
-    console.print(f"[green]lint clean:[/] {', '.join(str(d) for d in directories)}")
+    console.print(f"[green]lint clean:[/] {', '.join(str(directory) for directory, _ in jobs)}")
 
 
 @migrate_app.command()
 def repair(
-    target: TargetOpt = "operational", database_url: UrlOpt = None, actor: ActorOpt = None,
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    actor: ActorOpt = None,
     config: ConfigOpt = None,
-    version: Annotated[str | None, typer.Option("--version", help="The dirty version (default: every dirty one).", show_default=False)] = None,
-    mode: Annotated[str, typer.Option("--mode", help="rollback: run its down file and forget it; mark-applied: it did finish; forget: you cleaned up by hand.")] = "rollback",
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version", help="The dirty version (default: every dirty one).", show_default=False
+        ),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="rollback: run its down file and forget it; mark-applied: it did finish; forget: you cleaned up by hand.",
+        ),
+    ] = "rollback",
 ) -> None:
     """Clear dirty state after a person checked the database."""
     repaired = _runner(target, database_url, actor, config).repair(version=version, mode=mode)  # type: ignore[arg-type]
@@ -186,7 +307,9 @@ def repair(
 
 
 @migrate_app.command()
-def smoke(target: TargetOpt = "operational", database_url: UrlOpt = None, config: ConfigOpt = None) -> None:
+def smoke(
+    target: TargetOpt = "operational", database_url: UrlOpt = None, config: ConfigOpt = None
+) -> None:
     """On a fresh scratch database: up → down → up per migration, then all down and all up; the
     catalog (tables, columns, types, constraints, indexes, policies) must match at every step."""
     from dagster_project.lib.migrations.cycle import smoke as run_smoke
@@ -200,8 +323,12 @@ def smoke(target: TargetOpt = "operational", database_url: UrlOpt = None, config
 
 
 @migrate_app.command("measure-window")
-def measure_window(target: TargetOpt = "operational", database_url: UrlOpt = None,
-                   config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def measure_window(
+    target: TargetOpt = "operational",
+    database_url: UrlOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Time a full apply and a full rollback on a scratch database against the window targets."""
     from dagster_project.lib.migrations.cycle import measure_window as run_measure
 
@@ -210,8 +337,12 @@ def measure_window(target: TargetOpt = "operational", database_url: UrlOpt = Non
         typer.echo(json.dumps({**report.__dict__, "ok": report.ok}))
     else:
         console.print(f"{target}: {report.migrations} migrations")
-        console.print(f"  apply    {report.apply_seconds:8.3f}s  (window {report.apply_window_seconds:g}s)")
-        console.print(f"  rollback {report.rollback_seconds:8.3f}s  (window {report.rollback_window_seconds:g}s)")
+        console.print(
+            f"  apply    {report.apply_seconds:8.3f}s  (window {report.apply_window_seconds:g}s)"
+        )
+        console.print(
+            f"  rollback {report.rollback_seconds:8.3f}s  (window {report.rollback_window_seconds:g}s)"
+        )
     if not report.ok:
         err_console.print("[red]outside the maintenance window[/]")
         raise typer.Exit(1)

@@ -28,8 +28,13 @@ def duck_config(tmp_path: Path) -> Path:
     config = {
         "defaults": {"lock_wait_seconds": 0},
         "telemetry": {"exporter": "none"},
-        "targets": {"analytics": {"directory": str(directory), "url_env": "PLATFORM_TEST_UNUSED_URL",
-                                  "default_url": f"duckdb:///{tmp_path / 'warehouse.duckdb'}"}},
+        "targets": {
+            "analytics": {
+                "directory": str(directory),
+                "url_env": "PLATFORM_TEST_UNUSED_URL",
+                "default_url": f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+            }
+        },
     }
     path = tmp_path / "migrate.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -45,7 +50,9 @@ def test_up_down_and_history_on_duckdb(duck_config: Path, tmp_path: Path):
     assert result.applied_versions == ["202601010000", "202601010100"]
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         assert conn.execute("SELECT events FROM analytics.daily").fetchall() == [(3,)]
-        assert conn.execute("SELECT action FROM platform_meta.migration_audit ORDER BY id").fetchall() == [("apply",), ("apply",)]
+        assert conn.execute(
+            "SELECT action FROM platform_meta.migration_audit ORDER BY id"
+        ).fetchall() == [("apply",), ("apply",)]
     assert runner(duck_config).down(steps=1).applied_versions == ["202601010100"]
     assert runner(duck_config).status().current_version == "202601010000"
 
@@ -61,10 +68,12 @@ def test_duckdb_checksum_drift_is_refused(duck_config: Path, tmp_path: Path):
 def test_duckdb_lock_is_exclusive(duck_config: Path):
     url = runner(duck_config).url
     with DuckDBDriver(url) as first, DuckDBDriver(url) as second:
-        with first.lock("analytics", 0):
-            with pytest.raises(LockNotAcquired, match="locked"):
-                with second.lock("analytics", 0):
-                    pass
+        with (
+            first.lock("analytics", 0),
+            pytest.raises(LockNotAcquired, match="locked"),
+            second.lock("analytics", 0),
+        ):
+            pass
         with second.lock("analytics", 0):  # released when the holder is done
             pass
 
@@ -76,8 +85,22 @@ def test_duckdb_smoke_cycle_restores_catalog(duck_config: Path):
 
 def test_cli_status_on_duckdb(duck_config: Path):
     runner(duck_config).up(steps=1)
-    result = subprocess.run([sys.executable, "-m", "dagster_project.cli", "migrate", "status",
-                             "--target", "analytics", "--config", str(duck_config), "--json"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster_project.cli",
+            "migrate",
+            "status",
+            "--target",
+            "analytics",
+            "--config",
+            str(duck_config),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert '"pending_count": 1' in result.stdout

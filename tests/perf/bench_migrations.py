@@ -55,9 +55,14 @@ def main() -> None:
         apply_median = statistics.median(r[0] for r in results)
         rollback_median = statistics.median(r[1] for r in results)
         settings = config.settings
-        ok = apply_median <= settings.apply_window_seconds and rollback_median < settings.rollback_window_seconds
-        lines.append(f"| {target} | {len(results[0][2])} | {apply_median:.3f} s | {rollback_median:.3f} s | "
-                     f"{settings.apply_window_seconds:g} s | {settings.rollback_window_seconds:g} s | {'yes' if ok else 'NO'} |")
+        ok = (
+            apply_median <= settings.apply_window_seconds
+            and rollback_median < settings.rollback_window_seconds
+        )
+        lines.append(
+            f"| {target} | {len(results[0][2])} | {apply_median:.3f} s | {rollback_median:.3f} s | "
+            f"{settings.apply_window_seconds:g} s | {settings.rollback_window_seconds:g} s | {'yes' if ok else 'NO'} |"
+        )
         per_step = {}
         for _, _, steps in results:
             for name, ms in steps:
@@ -65,7 +70,14 @@ def main() -> None:
         for name, values in sorted(per_step.items(), key=lambda kv: -statistics.median(kv[1]))[:5]:
             slowest.append(f"| {target} | {name} | {statistics.median(values):.0f} ms |")
     if slowest:
-        lines += ["", "Slowest migrations (median of the runs):", "", "| target | migration | apply |", "|---|---|---:|", *slowest]
+        lines += [
+            "",
+            "Slowest migrations (median of the runs):",
+            "",
+            "| target | migration | apply |",
+            "|---|---|---:|",
+            *slowest,
+        ]
     path = write_section("migrations", "\n".join(lines))
     print("\n".join(lines))
     print(f"\nwritten to {path}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,14 +17,17 @@ behaviour, not time; the targets live here. Machine: see each section's environm
 
 
 def environment_line() -> str:
-    server = "unknown"
+    from dagster_project.lib.db.postgres import connect, database_url, with_database
+
     try:
-        server = subprocess.run(["psql", os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0] + "/postgres",
-                                 "-Atc", "SHOW server_version"], capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
-    except OSError:
-        pass
-    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · Python "
-            f"{platform.python_version()} · PostgreSQL {server}")
+        with connect(with_database(database_url(), "postgres")) as conn:
+            server = conn.execute("SHOW server_version").fetchone()[0]
+    except Exception:  # the report is still written without the server version
+        server = "unknown"
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · Python "
+        f"{platform.python_version()} · PostgreSQL {server}"
+    )
 
 
 def write_section(name: str, body: str) -> Path:
@@ -34,7 +36,11 @@ def write_section(name: str, body: str) -> Path:
     block = f"{start}\n{body.strip()}\n{end}"
     text = PERFORMANCE_MD.read_text() if PERFORMANCE_MD.exists() else HEADER
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     PERFORMANCE_MD.parent.mkdir(parents=True, exist_ok=True)
     PERFORMANCE_MD.write_text(text)
     return PERFORMANCE_MD

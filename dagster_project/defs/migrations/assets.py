@@ -1,6 +1,5 @@
 """One asset per migration target: materializing it applies that target's pending migrations."""
 
-
 import dagster as dg
 
 from dagster_project.defs.migrations.resources import MigrationsResource
@@ -23,7 +22,9 @@ def _build_schema_asset(target: str, description: str) -> dg.AssetsDefinition:
         description=f"{description} Materializing applies pending migrations under "
         f"migrations/{target}/ with the platform's runner (lock, checksums, dirty state).",
     )
-    def _schema(context: dg.AssetExecutionContext, migrations: MigrationsResource) -> dg.MaterializeResult:
+    def _schema(
+        context: dg.AssetExecutionContext, migrations: MigrationsResource
+    ) -> dg.MaterializeResult:
         runner = migrations.runner(target, run_id=context.run.run_id)
         result = runner.up()
         status = runner.status()

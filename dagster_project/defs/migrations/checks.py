@@ -1,6 +1,5 @@
 """Health of each migration target: fails on dirty state, checksum drift or missing files."""
 
-
 import dagster as dg
 
 from dagster_project.defs.migrations.assets import MIGRATION_TARGETS, schema_asset_key

@@ -1,6 +1,5 @@
 """Which migration config and database URLs the migration assets use."""
 
-
 import dagster as dg
 
 from dagster_project.lib.migrations.config import MigrateConfig, load_config

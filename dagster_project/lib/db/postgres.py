@@ -82,7 +82,9 @@ def drop_database(url: str) -> None:
     """Drop the database named in the URL, disconnecting its sessions first."""
     name = database_name(url)
     with connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def server_answers(url: str, timeout_seconds: int = 3) -> bool:

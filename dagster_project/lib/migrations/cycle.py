@@ -63,8 +63,13 @@ class SmokeReport:
         return not self.failures
 
 
-def smoke(target: str, *, url: str | None = None, config: MigrateConfig | None = None,
-          actor: str = "smoke-test") -> SmokeReport:
+def smoke(
+    target: str,
+    *,
+    url: str | None = None,
+    config: MigrateConfig | None = None,
+    actor: str = "smoke-test",
+) -> SmokeReport:
     """On a fresh database: for every migration up → down → up with the catalog compared at each
     step, then roll everything back and reapply; the catalog must come back identical."""
     config = config or load_config()
@@ -88,14 +93,31 @@ def _cycle(runner: Runner, scratch: str, config: MigrateConfig, report: SmokeRep
         runner.up(steps=1)
         applied = catalog_of(scratch, config)
         runner.down(steps=1)
-        _expect_same(report, f"{name}: down did not restore the catalog", previous, catalog_of(scratch, config))
+        _expect_same(
+            report,
+            f"{name}: down did not restore the catalog",
+            previous,
+            catalog_of(scratch, config),
+        )
         runner.up(steps=1)
-        _expect_same(report, f"{name}: reapply differs from first apply", applied, catalog_of(scratch, config))
+        _expect_same(
+            report,
+            f"{name}: reapply differs from first apply",
+            applied,
+            catalog_of(scratch, config),
+        )
         previous = applied
     runner.down_all()
-    _expect_same(report, "rollback of all migrations left objects behind", empty, catalog_of(scratch, config))
+    _expect_same(
+        report, "rollback of all migrations left objects behind", empty, catalog_of(scratch, config)
+    )
     runner.up()
-    _expect_same(report, "full reapply differs from the stepwise apply", previous, catalog_of(scratch, config))
+    _expect_same(
+        report,
+        "full reapply differs from the stepwise apply",
+        previous,
+        catalog_of(scratch, config),
+    )
 
 
 def _expect_same(report: SmokeReport, what: str, expected: Catalog, actual: Catalog) -> None:
@@ -115,12 +137,19 @@ class WindowReport:
 
     @property
     def ok(self) -> bool:
-        return (self.apply_seconds <= self.apply_window_seconds
-                and self.rollback_seconds <= self.rollback_window_seconds)
+        return (
+            self.apply_seconds <= self.apply_window_seconds
+            and self.rollback_seconds <= self.rollback_window_seconds
+        )
 
 
-def measure_window(target: str, *, url: str | None = None, config: MigrateConfig | None = None,
-                   actor: str = "measure-window") -> WindowReport:
+def measure_window(
+    target: str,
+    *,
+    url: str | None = None,
+    config: MigrateConfig | None = None,
+    actor: str = "measure-window",
+) -> WindowReport:
     """Time a full apply and a full rollback on a fresh database against the seed's targets."""
     config = config or load_config()
     base_url = config.target(target).url(url)
@@ -132,7 +161,11 @@ def measure_window(target: str, *, url: str | None = None, config: MigrateConfig
         started = time.monotonic()
         runner.down_all()
         rollback_seconds = time.monotonic() - started
-    return WindowReport(target, len(applied.steps), apply_seconds, rollback_seconds,
-                        config.settings.apply_window_seconds, config.settings.rollback_window_seconds)
-
-
+    return WindowReport(
+        target,
+        len(applied.steps),
+        apply_seconds,
+        rollback_seconds,
+        config.settings.apply_window_seconds,
+        config.settings.rollback_window_seconds,
+    )

@@ -112,7 +112,9 @@ class Status:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["last_migration_at"] = self.last_migration_at.isoformat() if self.last_migration_at else None
+        data["last_migration_at"] = (
+            self.last_migration_at.isoformat() if self.last_migration_at else None
+        )
         data["pending_count"] = len(self.pending)
         data["is_dirty"] = bool(self.dirty)
         data["healthy"] = self.healthy
@@ -159,7 +161,10 @@ class Runner:
             raise
 
     def problems(
-        self, migrations: Sequence[Migration], applied: Sequence[AppliedMigration], *,
+        self,
+        migrations: Sequence[Migration],
+        applied: Sequence[AppliedMigration],
+        *,
         allow_out_of_order: bool = False,
     ) -> list[str]:
         """Everything `validate` reports: changed files, missing files, out-of-order files."""
@@ -225,7 +230,10 @@ class Runner:
             return []
 
     def plan(
-        self, direction: Direction = "up", *, steps: int | None = None,
+        self,
+        direction: Direction = "up",
+        *,
+        steps: int | None = None,
         allow_out_of_order: bool = False,
     ) -> list[PlannedStep]:
         """Exactly what `up`/`down` would run, in order; reads only."""
@@ -256,26 +264,34 @@ class Runner:
             if step.transactional:
                 blocks.append(f"{header}\nBEGIN;\n{timeouts}\n{body}\n-- + history row\nCOMMIT;")
             else:
-                blocks.append(f"{header}\n-- + history row marked dirty\n{timeouts}\n{body}\n-- + history row clean")
+                blocks.append(
+                    f"{header}\n-- + history row marked dirty\n{timeouts}\n{body}\n-- + history row clean"
+                )
         return "\n\n".join(blocks) + ("\n" if blocks else "")
 
     # -- changing ----------------------------------------------------------------------------
 
     def up(
-        self, *, steps: int | None = None, allow_out_of_order: bool = False,
+        self,
+        *,
+        steps: int | None = None,
+        allow_out_of_order: bool = False,
         approved_by: Sequence[str] = (),
     ) -> RunResult:
         self._check_approvals("apply", approved_by)
         result = RunResult(self.target.name, "up")
-        with telemetry.span("migrate.up", target=self.target.name, actor=self.actor), self._driver() as driver:
-            with driver.lock(self.target.name, self.settings.lock_wait_seconds):
-                driver.ensure_meta()
-                migrations = self.migrations()
-                applied = driver.applied(self.target.name)
-                self._refuse_unsafe_state(migrations, applied, allow_out_of_order=allow_out_of_order)
-                for migration in self._pending(migrations, applied)[: steps if steps else None]:
-                    result.steps.append(self._apply(driver, migration, "up", approved_by))
-                result.current_version = _current(driver.applied(self.target.name))
+        with (
+            telemetry.span("migrate.up", target=self.target.name, actor=self.actor),
+            self._driver() as driver,
+            driver.lock(self.target.name, self.settings.lock_wait_seconds),
+        ):
+            driver.ensure_meta()
+            migrations = self.migrations()
+            applied = driver.applied(self.target.name)
+            self._refuse_unsafe_state(migrations, applied, allow_out_of_order=allow_out_of_order)
+            for migration in self._pending(migrations, applied)[: steps if steps else None]:
+                result.steps.append(self._apply(driver, migration, "up", approved_by))
+            result.current_version = _current(driver.applied(self.target.name))
         return result
 
     def down(self, *, steps: int = 1, approved_by: Sequence[str] = ()) -> RunResult:
@@ -283,15 +299,18 @@ class Runner:
             raise MigrationError("--steps must be at least 1")
         self._check_approvals("rollback", approved_by)
         result = RunResult(self.target.name, "down")
-        with telemetry.span("migrate.down", target=self.target.name, actor=self.actor), self._driver() as driver:
-            with driver.lock(self.target.name, self.settings.lock_wait_seconds):
-                driver.ensure_meta()
-                migrations = self.migrations()
-                applied = driver.applied(self.target.name)
-                self._refuse_unsafe_state(migrations, applied, allow_out_of_order=True)
-                for migration in self._to_roll_back(migrations, applied, steps):
-                    result.steps.append(self._apply(driver, migration, "down", approved_by))
-                result.current_version = _current(driver.applied(self.target.name))
+        with (
+            telemetry.span("migrate.down", target=self.target.name, actor=self.actor),
+            self._driver() as driver,
+            driver.lock(self.target.name, self.settings.lock_wait_seconds),
+        ):
+            driver.ensure_meta()
+            migrations = self.migrations()
+            applied = driver.applied(self.target.name)
+            self._refuse_unsafe_state(migrations, applied, allow_out_of_order=True)
+            for migration in self._to_roll_back(migrations, applied, steps):
+                result.steps.append(self._apply(driver, migration, "down", approved_by))
+            result.current_version = _current(driver.applied(self.target.name))
         return result
 
     def down_all(self, *, approved_by: Sequence[str] = ()) -> RunResult:
@@ -308,18 +327,23 @@ class Runner:
         forget: the person removed its objects by hand.
         """
         repaired: list[str] = []
-        with telemetry.span("migrate.repair", target=self.target.name, mode=mode), self._driver() as driver:
-            with driver.lock(self.target.name, self.settings.lock_wait_seconds):
-                driver.ensure_meta()
-                by_version = {m.version: m for m in self.migrations()}
-                dirty = [row for row in driver.applied(self.target.name) if row.dirty]
-                if version is not None:
-                    dirty = [row for row in dirty if row.version == version]
-                    if not dirty:
-                        raise MigrationError(f"migration {version} is not dirty on target {self.target.name!r}")
-                for row in dirty:
-                    self._repair_one(driver, row, by_version.get(row.version), mode)
-                    repaired.append(f"{row.version}_{row.slug}")
+        with (
+            telemetry.span("migrate.repair", target=self.target.name, mode=mode),
+            self._driver() as driver,
+            driver.lock(self.target.name, self.settings.lock_wait_seconds),
+        ):
+            driver.ensure_meta()
+            by_version = {m.version: m for m in self.migrations()}
+            dirty = [row for row in driver.applied(self.target.name) if row.dirty]
+            if version is not None:
+                dirty = [row for row in dirty if row.version == version]
+                if not dirty:
+                    raise MigrationError(
+                        f"migration {version} is not dirty on target {self.target.name!r}"
+                    )
+            for row in dirty:
+                self._repair_one(driver, row, by_version.get(row.version), mode)
+                repaired.append(f"{row.version}_{row.slug}")
         return repaired
 
     def _repair_one(
@@ -332,8 +356,12 @@ class Runner:
                     f"cannot roll back {row.version}_{row.slug}: its files are gone; use --mode forget"
                 )
             try:
-                driver.run(migration.down_sql, transactional=migration.down_transactional,
-                           settings=self.settings, history=None)
+                driver.run(
+                    migration.down_sql,
+                    transactional=migration.down_transactional,
+                    settings=self.settings,
+                    history=None,
+                )
             except StatementFailed as exc:
                 raise MigrationError(
                     f"{migration.down_path}:{exc.line or '?'}: repair rollback failed: {exc} "
@@ -344,16 +372,27 @@ class Runner:
             if row.metadata.get("direction") == "down":
                 driver.write_history(HistoryWrite("delete", self.target.name, row.version))
             else:
-                driver.write_history(HistoryWrite(
-                    "upsert", self.target.name, row.version, row.slug, row.checksum,
-                    row.duration_ms, row.applied_by, False, row.transactional,
-                    {**row.metadata, "repaired_by": self.actor},
-                ))
+                driver.write_history(
+                    HistoryWrite(
+                        "upsert",
+                        self.target.name,
+                        row.version,
+                        row.slug,
+                        row.checksum,
+                        row.duration_ms,
+                        row.applied_by,
+                        False,
+                        row.transactional,
+                        {**row.metadata, "repaired_by": self.actor},
+                    )
+                )
         elif mode == "forget":
             driver.write_history(HistoryWrite("delete", self.target.name, row.version))
         else:
             raise MigrationError(f"unknown repair mode {mode!r} (rollback, mark-applied, forget)")
-        driver.write_audit(AuditRecord(self.actor, "repair", self.target.name, row.version, metadata))
+        driver.write_audit(
+            AuditRecord(self.actor, "repair", self.target.name, row.version, metadata)
+        )
         telemetry.log("migration.repaired", target=self.target.name, version=row.version, mode=mode)
 
     # -- internals ---------------------------------------------------------------------------
@@ -369,7 +408,10 @@ class Runner:
             )
 
     def _refuse_unsafe_state(
-        self, migrations: Sequence[Migration], applied: Sequence[AppliedMigration], *,
+        self,
+        migrations: Sequence[Migration],
+        applied: Sequence[AppliedMigration],
+        *,
         allow_out_of_order: bool,
     ) -> None:
         dirty = [row for row in applied if row.dirty]
@@ -390,7 +432,9 @@ class Runner:
             raise error("; ".join(problems))
 
     @staticmethod
-    def _pending(migrations: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[Migration]:
+    def _pending(
+        migrations: Sequence[Migration], applied: Sequence[AppliedMigration]
+    ) -> list[Migration]:
         done = {row.version for row in applied}
         return [m for m in migrations if m.version not in done]
 
@@ -405,86 +449,180 @@ class Runner:
     @staticmethod
     def _planned(migration: Migration, direction: Direction) -> PlannedStep:
         if direction == "up":
-            return PlannedStep(migration.version, migration.slug, "up", migration.transactional,
-                               migration.up_sql, str(migration.up_path))
-        return PlannedStep(migration.version, migration.slug, "down", migration.down_transactional,
-                           migration.down_sql, str(migration.down_path))
+            return PlannedStep(
+                migration.version,
+                migration.slug,
+                "up",
+                migration.transactional,
+                migration.up_sql,
+                str(migration.up_path),
+            )
+        return PlannedStep(
+            migration.version,
+            migration.slug,
+            "down",
+            migration.down_transactional,
+            migration.down_sql,
+            str(migration.down_path),
+        )
 
     def _apply(
         self, driver: Driver, migration: Migration, direction: Direction, approved_by: Sequence[str]
     ) -> StepResult:
         step = self._planned(migration, direction)
         tables = touched_tables(step.sql)
-        attributes = {"target": self.target.name, "version": migration.version,
-                      "slug": migration.slug, "direction": direction,
-                      "transactional": step.transactional}
+        attributes = {
+            "target": self.target.name,
+            "version": migration.version,
+            "slug": migration.slug,
+            "direction": direction,
+            "transactional": step.transactional,
+        }
         with telemetry.span(f"migrate.{direction}.migration", **attributes) as span:
             before = driver.row_counts(tables, self.settings.exact_row_count_limit)
-            base_metadata: dict[str, Any] = {"direction": direction, "approved_by": sorted(set(approved_by))}
+            base_metadata: dict[str, Any] = {
+                "direction": direction,
+                "approved_by": sorted(set(approved_by)),
+            }
             if not step.transactional:
-                driver.write_history(self._history_row(migration, dirty=True, duration_ms=None,
-                                                       metadata={**base_metadata, "started": True}))
+                driver.write_history(
+                    self._history_row(
+                        migration,
+                        dirty=True,
+                        duration_ms=None,
+                        metadata={**base_metadata, "started": True},
+                    )
+                )
             started = time.monotonic()
             try:
-                driver.run(step.sql, transactional=step.transactional, settings=self.settings,
-                           history=self._final_history(migration, direction, base_metadata)
-                           if step.transactional else None)
+                driver.run(
+                    step.sql,
+                    transactional=step.transactional,
+                    settings=self.settings,
+                    history=self._final_history(migration, direction, base_metadata)
+                    if step.transactional
+                    else None,
+                )
             except StatementFailed as exc:
                 self._record_failure(driver, migration, step, exc, started, base_metadata)
                 raise MigrationError(
                     f"{step.path}:{exc.line or '?'}: {exc}"
                     + (f" [SQLSTATE {exc.sqlstate}]" if exc.sqlstate else "")
-                    + ("" if step.transactional else
-                       f"; target {self.target.name!r} is now dirty: check the database and run "
-                       "`platformctl migrate repair`")
+                    + (
+                        ""
+                        if step.transactional
+                        else f"; target {self.target.name!r} is now dirty: check the database and run "
+                        "`platformctl migrate repair`"
+                    )
                 ) from None
             duration_ms = int((time.monotonic() - started) * 1000)
             after = driver.row_counts(tables, self.settings.exact_row_count_limit)
-            result = StepResult(migration.version, migration.slug, direction, duration_ms,
-                                _row_count_diff(before, after), self._warnings(duration_ms))
-            metadata = {**base_metadata, "row_counts": result.row_counts, "warnings": result.warnings,
-                        "duration_ms": duration_ms}
+            result = StepResult(
+                migration.version,
+                migration.slug,
+                direction,
+                duration_ms,
+                _row_count_diff(before, after),
+                self._warnings(duration_ms),
+            )
+            metadata = {
+                **base_metadata,
+                "row_counts": result.row_counts,
+                "warnings": result.warnings,
+                "duration_ms": duration_ms,
+            }
             # The history row was written with the migration (atomically); now add what the
             # post-hooks measured. Non-transactional migrations get their clean row only now.
             if direction == "up":
-                driver.write_history(self._history_row(migration, dirty=False,
-                                                       duration_ms=duration_ms, metadata=metadata))
+                driver.write_history(
+                    self._history_row(
+                        migration, dirty=False, duration_ms=duration_ms, metadata=metadata
+                    )
+                )
             elif not step.transactional:
                 driver.write_history(HistoryWrite("delete", self.target.name, migration.version))
-            driver.write_audit(AuditRecord(self.actor, "apply" if direction == "up" else "rollback",
-                                           self.target.name, migration.version,
-                                           {**metadata, "slug": migration.slug}))
+            driver.write_audit(
+                AuditRecord(
+                    self.actor,
+                    "apply" if direction == "up" else "rollback",
+                    self.target.name,
+                    migration.version,
+                    {**metadata, "slug": migration.slug},
+                )
+            )
             span.set_attribute("duration_ms_migration", duration_ms)
             for warning in result.warnings:
                 telemetry.log("migration.slow", logging.WARNING, **attributes, warning=warning)
-            telemetry.log(f"migration.{'applied' if direction == 'up' else 'rolled_back'}",
-                          **attributes, duration_ms=duration_ms, row_counts=result.row_counts)
+            telemetry.log(
+                f"migration.{'applied' if direction == 'up' else 'rolled_back'}",
+                **attributes,
+                duration_ms=duration_ms,
+                row_counts=result.row_counts,
+            )
             return result
 
-    def _final_history(self, migration: Migration, direction: Direction, metadata: dict[str, Any]) -> HistoryWrite:
+    def _final_history(
+        self, migration: Migration, direction: Direction, metadata: dict[str, Any]
+    ) -> HistoryWrite:
         if direction == "down":
             return HistoryWrite("delete", self.target.name, migration.version)
         return self._history_row(migration, dirty=False, duration_ms=None, metadata=metadata)
 
-    def _history_row(self, migration: Migration, *, dirty: bool, duration_ms: int | None,
-                     metadata: dict[str, Any]) -> HistoryWrite:
-        return HistoryWrite("upsert", self.target.name, migration.version, migration.slug,
-                            migration.checksum, duration_ms, self.actor, dirty,
-                            migration.transactional, metadata)
+    def _history_row(
+        self,
+        migration: Migration,
+        *,
+        dirty: bool,
+        duration_ms: int | None,
+        metadata: dict[str, Any],
+    ) -> HistoryWrite:
+        return HistoryWrite(
+            "upsert",
+            self.target.name,
+            migration.version,
+            migration.slug,
+            migration.checksum,
+            duration_ms,
+            self.actor,
+            dirty,
+            migration.transactional,
+            metadata,
+        )
 
-    def _record_failure(self, driver: Driver, migration: Migration, step: PlannedStep,
-                        exc: StatementFailed, started: float, metadata: dict[str, Any]) -> None:
+    def _record_failure(
+        self,
+        driver: Driver,
+        migration: Migration,
+        step: PlannedStep,
+        exc: StatementFailed,
+        started: float,
+        metadata: dict[str, Any],
+    ) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)
-        details = {**metadata, "error": str(exc), "sqlstate": exc.sqlstate, "line": exc.line,
-                   "file": step.path, "duration_ms": duration_ms,
-                   "left_dirty": not step.transactional}
+        details = {
+            **metadata,
+            "error": str(exc),
+            "sqlstate": exc.sqlstate,
+            "line": exc.line,
+            "file": step.path,
+            "duration_ms": duration_ms,
+            "left_dirty": not step.transactional,
+        }
         if not step.transactional:
-            driver.write_history(self._history_row(migration, dirty=True, duration_ms=duration_ms,
-                                                   metadata=details))
-        driver.write_audit(AuditRecord(self.actor, "failure", self.target.name, migration.version, details))
-        telemetry.log("migration.failed", logging.ERROR, target=self.target.name,
-                      version=migration.version, direction=step.direction, **{
-                          k: v for k, v in details.items() if k in ("error", "sqlstate", "line")})
+            driver.write_history(
+                self._history_row(migration, dirty=True, duration_ms=duration_ms, metadata=details)
+            )
+        driver.write_audit(
+            AuditRecord(self.actor, "failure", self.target.name, migration.version, details)
+        )
+        telemetry.log(
+            "migration.failed",
+            logging.ERROR,
+            target=self.target.name,
+            version=migration.version,
+            direction=step.direction,
+            **{k: v for k, v in details.items() if k in ("error", "sqlstate", "line")},
+        )
 
     def _warnings(self, duration_ms: int) -> list[str]:
         threshold = self.settings.long_running_warning_seconds

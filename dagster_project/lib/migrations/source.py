@@ -10,7 +10,9 @@ from pathlib import Path
 
 from dagster_project.lib.migrations.errors import MigrationSourceError
 
-FILENAME_PATTERN = re.compile(r"^(?P<version>\d{12})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.(?P<direction>up|down)\.sql$")
+FILENAME_PATTERN = re.compile(
+    r"^(?P<version>\d{12})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.(?P<direction>up|down)\.sql$"
+)
 FILENAME_HINT = "expected YYYYMMDDHHMM_slug.up.sql / .down.sql with a lower-case snake_case slug"
 
 # A file opts out of the per-migration transaction with this header comment (anywhere in the
@@ -42,11 +44,11 @@ class Migration:
 
     @property
     def transactional(self) -> bool:
-        return not _has_no_transaction_marker(self.up_sql)
+        return not has_no_transaction_marker(self.up_sql)
 
     @property
     def down_transactional(self) -> bool:
-        return not _has_no_transaction_marker(self.down_sql)
+        return not has_no_transaction_marker(self.down_sql)
 
     @property
     def name(self) -> str:
@@ -85,7 +87,9 @@ def load_migrations(directory: Path) -> list[Migration]:
                 f"(also used by {parsed.version}_{previous_slug})"
             )
         halves.setdefault(parsed.version, {})[parsed.direction] = path
-    migrations = [_pair(version, slugs[version], files) for version, files in sorted(halves.items())]
+    migrations = [
+        _pair(version, slugs[version], files) for version, files in sorted(halves.items())
+    ]
     return migrations
 
 
@@ -109,7 +113,7 @@ def strip_sql_comments(text: str) -> str:
     return re.sub(r"--[^\n]*", "", text)
 
 
-def _has_no_transaction_marker(text: str) -> bool:
+def has_no_transaction_marker(text: str) -> bool:
     for line in text.splitlines():
         if NO_TRANSACTION_MARKER.match(line):
             return True

@@ -6,10 +6,17 @@ from dagster_project.lib.migrations.config import Settings
 from dagster_project.lib.migrations.drivers.base import Driver
 from dagster_project.lib.migrations.errors import ConfigError
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://")
+POSTGRES_SCHEMES = (
+    "postgresql://",
+    "postgres://",
+    "postgresql+psycopg2://",
+    "postgresql+psycopg://",
+)
 
 
-def open_driver(url: str, settings: Settings | None = None, *, create_database: bool = True) -> Driver:
+def open_driver(
+    url: str, settings: Settings | None = None, *, create_database: bool = True
+) -> Driver:
     if url.startswith(POSTGRES_SCHEMES):
         from dagster_project.lib.migrations.drivers.postgres import PostgresDriver
 
@@ -18,5 +25,7 @@ def open_driver(url: str, settings: Settings | None = None, *, create_database: 
         from dagster_project.lib.migrations.drivers.duckdb import DuckDBDriver
 
         return DuckDBDriver(url, settings=settings, create_database=create_database)
-    raise ConfigError(f"unsupported database URL scheme: {url.split('://')[0]}:// "
-                      "(use postgresql:// or duckdb:///path)")
+    raise ConfigError(
+        f"unsupported database URL scheme: {url.split('://')[0]}:// "
+        "(use postgresql:// or duckdb:///path)"
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,7 +135,6 @@ def touched_tables(sql: str) -> list[str]:
         if name.lower() not in {n.lower() for n in names}:
             names.append(name)
     return names
-
 
 
 def line_of_offset(text: str, offset: int | None) -> int | None:

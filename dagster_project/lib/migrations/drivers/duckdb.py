@@ -104,16 +104,26 @@ class DuckDBDriver(Driver):
         ).fetchall()
         return [
             AppliedMigration(
-                version=r[0], slug=r[1], checksum=r[2],
+                version=r[0],
+                slug=r[1],
+                checksum=r[2],
                 applied_at=r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC),
-                duration_ms=r[4], applied_by=r[5], dirty=r[6], transactional=r[7],
+                duration_ms=r[4],
+                applied_by=r[5],
+                dirty=r[6],
+                transactional=r[7],
                 metadata=json.loads(r[8] or "{}"),
             )
             for r in rows
         ]
 
     def run(
-        self, sql_text: str, *, transactional: bool, settings: Settings, history: HistoryWrite | None
+        self,
+        sql_text: str,
+        *,
+        transactional: bool,
+        settings: Settings,
+        history: HistoryWrite | None,
     ) -> None:
         if not transactional:
             self._run_statement_by_statement(sql_text)
@@ -156,8 +166,14 @@ class DuckDBDriver(Driver):
                     transactional, metadata)
                VALUES (?, ?, ?, ?, current_timestamp, ?, ?, ?, ?, ?)""",
             [
-                change.target, change.version, change.slug, change.checksum, change.duration_ms,
-                change.applied_by, change.dirty, change.transactional,
+                change.target,
+                change.version,
+                change.slug,
+                change.checksum,
+                change.duration_ms,
+                change.applied_by,
+                change.dirty,
+                change.transactional,
                 json.dumps(change.metadata, default=str),
             ],
         )
@@ -166,8 +182,13 @@ class DuckDBDriver(Driver):
         self.conn.execute(
             """INSERT INTO platform_meta.migration_audit (actor, action, target, version, metadata)
                VALUES (?, ?, ?, ?, ?)""",
-            [record.actor, record.action, record.target, record.version,
-             json.dumps(record.metadata, default=str)],
+            [
+                record.actor,
+                record.action,
+                record.target,
+                record.version,
+                json.dumps(record.metadata, default=str),
+            ],
         )
 
     def row_counts(self, tables: list[str], exact_limit: int) -> dict[str, RowCount]:
@@ -215,4 +236,8 @@ class DuckDBDriver(Driver):
 
 
 def _meta_sql() -> str:
-    return resources.files("dagster_project.lib.migrations").joinpath("sql", "duckdb_meta.sql").read_text()
+    return (
+        resources.files("dagster_project.lib.migrations")
+        .joinpath("sql", "duckdb_meta.sql")
+        .read_text()
+    )

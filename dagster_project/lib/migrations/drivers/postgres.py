@@ -115,7 +115,12 @@ class PostgresDriver(Driver):
         return [AppliedMigration(**row) for row in rows]
 
     def run(
-        self, sql_text: str, *, transactional: bool, settings: Settings, history: HistoryWrite | None
+        self,
+        sql_text: str,
+        *,
+        transactional: bool,
+        settings: Settings,
+        history: HistoryWrite | None,
     ) -> None:
         if transactional:
             self._run_in_transaction(sql_text, settings, history)
@@ -179,8 +184,14 @@ class PostgresDriver(Driver):
                    applied_by = excluded.applied_by, dirty = excluded.dirty,
                    transactional = excluded.transactional, metadata = excluded.metadata""",
             (
-                change.target, change.version, change.slug, change.checksum, change.duration_ms,
-                change.applied_by, change.dirty, change.transactional,
+                change.target,
+                change.version,
+                change.slug,
+                change.checksum,
+                change.duration_ms,
+                change.applied_by,
+                change.dirty,
+                change.transactional,
                 json.dumps(change.metadata, default=str),
             ),
         )
@@ -190,20 +201,32 @@ class PostgresDriver(Driver):
             self.conn.execute(
                 """INSERT INTO platform_meta.migration_audit (actor, action, target, version, metadata)
                    VALUES (%s, %s, %s, %s, %s)""",
-                (record.actor, record.action, record.target, record.version,
-                 json.dumps(record.metadata, default=str)),
+                (
+                    record.actor,
+                    record.action,
+                    record.target,
+                    record.version,
+                    json.dumps(record.metadata, default=str),
+                ),
             )
             self._write_operational_audit(record)
 
     def _write_operational_audit(self, record: AuditRecord) -> None:
         """Also into the operational audit log once a migration has created it."""
-        exists = self.conn.execute("SELECT to_regprocedure('public.record_migration_audit(text,text,text,text,jsonb)')").fetchone()[0]
+        exists = self.conn.execute(
+            "SELECT to_regprocedure('public.record_migration_audit(text,text,text,text,jsonb)')"
+        ).fetchone()[0]
         if exists is None:
             return
         self.conn.execute(
             "SELECT public.record_migration_audit(%s, %s, %s, %s, %s::jsonb)",
-            (record.actor, record.action, record.target, record.version,
-             json.dumps(record.metadata, default=str)),
+            (
+                record.actor,
+                record.action,
+                record.target,
+                record.version,
+                json.dumps(record.metadata, default=str),
+            ),
         )
 
     def row_counts(self, tables: list[str], exact_limit: int) -> dict[str, RowCount]:
