@@ -405,3 +405,25 @@ def _load(path: Path):
     from dagster_project.lib.migrations.config import load_config
 
     return load_config(path)
+
+
+def test_slow_migration_is_flagged_in_history_and_audit(make_runner, fresh_db_url):
+    runner = make_runner("slow", fresh_db_url, long_running_warning_seconds=0.5)
+    step = runner.up().steps[0]
+    assert step.warnings and "longer than the 0.5s threshold" in step.warnings[0]
+    recorded = rows(
+        fresh_db_url,
+        "SELECT h.metadata->'warnings', a.metadata->'warnings' FROM platform_meta.schema_migrations h "
+        "JOIN platform_meta.migration_audit a USING (version) WHERE a.action = 'apply'",
+    )
+    assert recorded == [(step.warnings, step.warnings)]
+
+
+def test_measure_window_reports_against_the_targets(write_migrate_config, pg_server_url):
+    config = write_migrate_config("basic", pg_server_url)
+    result = platformctl("migrate", "measure-window", "--json", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["migrations"] == 3 and report["ok"] is True
+    assert 0 < report["apply_seconds"] < report["apply_window_seconds"]
+    assert 0 < report["rollback_seconds"] < report["rollback_window_seconds"]
