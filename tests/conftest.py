@@ -10,13 +10,16 @@ tests apart, and the prefix makes leftovers of a killed run easy to find and dro
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from psycopg import sql
 
 from dagster_project.lib import paths
 from dagster_project.lib.db import postgres
@@ -94,3 +97,96 @@ def make_db_url(pg_server_url: str) -> Iterator[Callable[[], str]]:
 def fresh_db_url(make_db_url: Callable[[], str]) -> str:
     """The URL of a new, empty database that only this test uses; dropped afterwards."""
     return make_db_url()
+
+
+# -- the operational schema ---------------------------------------------------------------------
+# Migrating takes about a second, cloning a migrated database a fraction of that: the session
+# migrates one template database, and each test gets a clone (CREATE DATABASE ... TEMPLATE).
+
+
+def url_for_role(url: str, role: str) -> str:
+    """`url`'s server and database, logged in as `role` with no password (trust auth in tests;
+    the service roles never have a password in the repository)."""
+    parts = urlsplit(postgres.normalize_url(url))
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{role}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class OperationalDatabases:
+    """Clones of the migrated template, each a `test_<pid>_<hex8>` database."""
+
+    def __init__(self, template_url: str) -> None:
+        self.template_url = template_url
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        url = postgres.with_database(self.template_url, new_test_db_name())
+        with postgres.connect(postgres.with_database(url, "postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(postgres.database_name(url)),
+                    sql.Identifier(postgres.database_name(self.template_url)),
+                )
+            )
+        self.created.append(url)
+        return url
+
+    def drop(self, url: str) -> None:
+        postgres.drop_database(url)
+        if url in self.created:
+            self.created.remove(url)
+
+
+@pytest.fixture(scope="session")
+def operational_template_url(pg_server_url: str) -> Iterator[str]:
+    """A database with every operational migration applied, made once per session (per xdist
+    worker) and dropped at its end. Only ever cloned: CREATE DATABASE ... TEMPLATE fails while
+    anyone is connected to the template, so connections to it are switched off once migrated."""
+    from dagster_project.lib.migrations.config import load_config
+    from dagster_project.lib.migrations.runner import Runner
+
+    url = postgres.with_database(pg_server_url, new_test_db_name())
+    postgres.ensure_database(url)
+    try:
+        config = load_config()
+        # Telemetry is configured once per process: keep these runs from turning spans on.
+        config = dataclasses.replace(config, telemetry_exporter="none")
+        Runner("operational", config=config, url=url, actor="test-template").up()
+        with postgres.connect(postgres.with_database(url, "postgres"), autocommit=True) as conn:
+            name = postgres.database_name(url)
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+                    sql.Identifier(name)
+                )
+            )
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+        yield url
+    finally:
+        postgres.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def operational_databases(operational_template_url: str) -> Iterator[OperationalDatabases]:
+    """Make clones of the migrated template (e.g. one per module); any left are dropped at the end."""
+    databases = OperationalDatabases(operational_template_url)
+    yield databases
+    for url in list(databases.created):
+        databases.drop(url)
+
+
+@pytest.fixture
+def operational_db_url(operational_databases: OperationalDatabases) -> Iterator[str]:
+    """A fresh, fully migrated operational database for this test only (superuser URL); dropped after."""
+    url = operational_databases.create()
+    yield url
+    operational_databases.drop(url)
+
+
+@pytest.fixture(scope="session")
+def role_url() -> Callable[[str, str], str]:
+    """role_url(db_url, "platform_app") -> the same database, connected as that role."""
+    return url_for_role
