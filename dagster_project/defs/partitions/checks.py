@@ -1,0 +1,53 @@
+"""Fail when ingestion could lose or misplace rows: a needed day has no partition, or rows went
+to a default partition (the schema has none; someone added one)."""
+
+import dagster as dg
+
+from dagster_project.defs.partitions.assets import usage_event_partitions
+from dagster_project.defs.partitions.resources import PartitionMaintenanceResource
+from dagster_project.lib import partitions
+
+
+def _status(partition_maintenance: PartitionMaintenanceResource) -> partitions.Status:
+    with partition_maintenance.connect() as conn:
+        return partitions.status(conn, policy=partition_maintenance.policy())
+
+
+@dg.asset_check(
+    asset=usage_event_partitions,
+    description="Every day from today - lookback_days to today + future_days has a partition.",
+    blocking=True,
+)
+def needed_partitions_exist(
+    partition_maintenance: PartitionMaintenanceResource,
+) -> dg.AssetCheckResult:
+    report = _status(partition_maintenance)
+    return dg.AssetCheckResult(
+        passed=not report.missing_days,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "today_utc": str(report.today),
+            "missing_days": [str(d) for d in report.missing_days],
+            "partition_count": len(report.partitions),
+            "newest_bound": str(report.newest_bound),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=usage_event_partitions,
+    description="No rows in a default partition (rows there escape retention and pruning).",
+    blocking=True,
+)
+def default_partition_empty(
+    partition_maintenance: PartitionMaintenanceResource,
+) -> dg.AssetCheckResult:
+    report = _status(partition_maintenance)
+    return dg.AssetCheckResult(
+        passed=report.default_rows == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "default_partition": report.default_partition or "none",
+            "default_rows": report.default_rows,
+        },
+    )
