@@ -64,11 +64,13 @@ db-up: ## Start the throwaway PostgreSQL in .data/postgres; prints the DATABASE_
 db-migrate-status: ## Show the operational database's migration status
 	$(RUN) platformctl migrate status --target operational
 
-db-docs-generate: ## (not available yet)
-	@echo "make db-docs-generate: not available yet: comes with a later issue (database docs)" >&2; exit 1
+db-docs-generate: ## Regenerate docs/dictionary.md + docs/erd/ from the migrations (scratch DB)
+	@$(WITH_POSTGRES) $(RUN) platformctl docs generate
 
-db-docs-validate: ## (not available yet)
-	@echo "make db-docs-validate: not available yet: comes with a later issue (database docs)" >&2; exit 1
+# DOCS_DATABASE_URL=postgresql://... checks that live database (e.g. production) instead.
+db-docs-validate: ## Fail when docs/ or the classification drift from the schema
+	@$(WITH_POSTGRES) $(RUN) platformctl docs validate \
+		$(if $(DOCS_DATABASE_URL),--database-url "$(DOCS_DATABASE_URL)")
 
 analytics-verify: ## (not available yet)
 	@echo "make analytics-verify: not available yet: comes with a later issue (analytics)" >&2; exit 1

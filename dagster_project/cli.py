@@ -13,6 +13,7 @@ from rich.console import Console
 from dagster_project.lib.db.postgres import DatabaseUnavailable, redact
 from dagster_project.lib.devdb import cluster as devdb
 from dagster_project.lib.migrations.errors import MigrationError
+from dagster_project.lib.partitions.config import PartitionError
 
 app = typer.Typer(
     help="Operate the data platform: migrations, local PostgreSQL, seeds, docs.",
@@ -26,6 +27,7 @@ err_console = Console(stderr=True)
 # Errors a person can act on: printed as one line, exit 1, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     MigrationError,
+    PartitionError,
     DatabaseUnavailable,
     devdb.DevClusterError,
     FileNotFoundError,
@@ -48,11 +50,20 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register_commands() -> None:
+    from dagster_project.cli_docs import docs_app
     from dagster_project.cli_migrate import migrate_app
+    from dagster_project.cli_partitions import partitions_app
+    from dagster_project.cli_seed import seed_app
 
-    for command in migrate_app.registered_commands:
+    sub_apps = ((migrate_app, "migrate"), (docs_app, "docs"), (partitions_app, "partitions"))
+    for sub_app, name in sub_apps:
+        for command in sub_app.registered_commands:
+            command.callback = user_errors(command.callback)
+        app.add_typer(sub_app, name=name)
+    # A single-command app joins the root: `platformctl seed`, not `platformctl seed seed`.
+    for command in seed_app.registered_commands:
         command.callback = user_errors(command.callback)
-    app.add_typer(migrate_app, name="migrate")
+        app.registered_commands.append(command)
 
 
 _register_commands()
