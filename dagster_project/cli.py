@@ -51,6 +51,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _register_commands() -> None:
     from dagster_project.cli_docs import docs_app
+    from dagster_project.cli_generate import generate_app
     from dagster_project.cli_migrate import migrate_app
     from dagster_project.cli_partitions import partitions_app
     from dagster_project.cli_seed import seed_app
@@ -61,7 +62,7 @@ def _register_commands() -> None:
             command.callback = user_errors(command.callback)
         app.add_typer(sub_app, name=name)
     # A single-command app joins the root: `platformctl seed`, not `platformctl seed seed`.
-    for command in seed_app.registered_commands:
+    for command in (*seed_app.registered_commands, *generate_app.registered_commands):
         command.callback = user_errors(command.callback)
         app.registered_commands.append(command)
 
