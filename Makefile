@@ -36,17 +36,16 @@ dagster-home: ## (Re)write .dagster_home/dagster.yaml from $(DAGSTER_INSTANCE_CO
 
 # Where `make demo` drops generated usage files (the ingestion's default landing folder).
 DEMO_LANDING ?= data/landing
-# TODO(ingest): when `platformctl ingest` lands (issue 4), end the demo recipe with
-#   $(RUN) platformctl ingest $(DEMO_LANDING)/usage-*.ndjson
-# (or run the ingestion Dagster job on $(DEMO_LANDING)) and compare its batch summary with
-# $(DEMO_LANDING).manifest.json's "expected_ingest".
 # The traffic: 3 UTC days ending today 00:00 UTC, late rows at most 2 days late, so every
 # event falls in the daily partitions the migration creates (the last 7 days).
-demo: setup ## Migrate, seed, and generate 3 days of usage events into data/landing/
+# Ingestion is idempotent (a file's batch identity is its content hash), so running the demo
+# twice stores nothing twice; compare its summary with $(DEMO_LANDING).manifest.json.
+demo: setup ## Migrate, seed, generate 3 days of usage into data/landing/ and ingest it
 	@$(WITH_POSTGRES) \
 	$(RUN) dagster job execute -m dagster_project -j migrate_job; \
 	$(RUN) platformctl seed; \
-	$(RUN) platformctl generate-usage --days 3 --max-late-days 2 --output $(DEMO_LANDING)/
+	$(RUN) platformctl generate-usage --days 3 --max-late-days 2 --output $(DEMO_LANDING)/; \
+	$(RUN) platformctl ingest $(DEMO_LANDING)/usage-*.ndjson
 
 test: dagster-home ## Run the test suite (needs PostgreSQL: see `make db-up`)
 	@status=0; $(RUN) pytest $(PYTEST_ARGS) || status=$$?; \

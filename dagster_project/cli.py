@@ -12,6 +12,7 @@ from rich.console import Console
 
 from dagster_project.lib.db.postgres import DatabaseUnavailable, redact
 from dagster_project.lib.devdb import cluster as devdb
+from dagster_project.lib.ingest.config import IngestError
 from dagster_project.lib.migrations.errors import MigrationError
 from dagster_project.lib.partitions.config import PartitionError
 
@@ -30,6 +31,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     PartitionError,
     DatabaseUnavailable,
     devdb.DevClusterError,
+    IngestError,
     FileNotFoundError,
     ValueError,
 )
@@ -52,6 +54,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _register_commands() -> None:
     from dagster_project.cli_docs import docs_app
     from dagster_project.cli_generate import generate_app
+    from dagster_project.cli_ingest import ingest_app
     from dagster_project.cli_migrate import migrate_app
     from dagster_project.cli_partitions import partitions_app
     from dagster_project.cli_seed import seed_app
@@ -62,7 +65,8 @@ def _register_commands() -> None:
             command.callback = user_errors(command.callback)
         app.add_typer(sub_app, name=name)
     # A single-command app joins the root: `platformctl seed`, not `platformctl seed seed`.
-    for command in (*seed_app.registered_commands, *generate_app.registered_commands):
+    single = (seed_app, generate_app, ingest_app)
+    for command in (c for sub_app in single for c in sub_app.registered_commands):
         command.callback = user_errors(command.callback)
         app.registered_commands.append(command)
 

@@ -1,0 +1,78 @@
+"""`raw_usage_events`: materializing it ingests landing files into app.usage_events."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.defs.ingestion.resources import IngestResource
+from dagster_project.defs.migrations.assets import schema_asset_key
+from dagster_project.lib.ingest import ingest_file
+from dagster_project.lib.ingest.landing import archive, pending_files
+
+RAW_USAGE_EVENTS = dg.AssetKey(["raw_usage_events"])
+QUARANTINE_CHECK = "quarantine_ratio_below_threshold"
+
+
+class IngestRunConfig(dg.Config):
+    # Files to ingest (the sensor passes the new ones); empty: every pending landing file.
+    paths: list[str] = []
+
+
+@dg.asset(
+    key=RAW_USAGE_EVENTS,
+    group_name="ingestion",
+    kinds={"postgres"},
+    deps=[schema_asset_key("operational")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset=RAW_USAGE_EVENTS,
+            description="This run quarantined at most quarantine_ratio_threshold "
+            "(configs/ingest.yaml) of the events it was given.",
+        )
+    ],
+    description="Usage events in app.usage_events, loaded from the landing folder (or the run "
+    "config's paths) by lib/ingest: validated, deduplicated, costed; invalid events go to "
+    "ingest.quarantine. Metadata: this run's accepted/duplicate/quarantined counts.",
+)
+def raw_usage_events(
+    context: dg.AssetExecutionContext, config: IngestRunConfig, ingest: IngestResource
+) -> dg.MaterializeResult:
+    settings = ingest.config()
+    landing = settings.landing_dir.resolve()
+    files = [Path(p) for p in config.paths] or pending_files(settings)
+    totals = {"submitted": 0, "accepted": 0, "duplicates": 0, "quarantined": 0, "late": 0}
+    batches, dead = [], 0
+    for path in files:
+        result = ingest_file(path, database_url=ingest.url(), config=settings)
+        context.log.info(
+            f"{path.name}: batch {result.batch_id} {result.state}"
+            f"{' (replay)' if result.replayed else ''}: {result.submitted} submitted, "
+            f"{result.accepted} accepted, {result.duplicates} duplicates, "
+            f"{result.quarantined} quarantined in {result.seconds} s"
+        )
+        for name in totals:
+            totals[name] += getattr(result, name)
+        dead += not result.ok
+        if path.resolve().parent == landing:
+            archive(path, result.state, settings)
+        batches.append({"file": path.name, **result.as_dict()})
+    ratio = totals["quarantined"] / totals["submitted"] if totals["submitted"] else 0.0
+    threshold = settings.quarantine_ratio_threshold
+    return dg.MaterializeResult(
+        metadata={
+            **totals,
+            "files": len(files),
+            "dead_lettered": dead,
+            "quarantine_ratio": ratio,
+            "batches": batches,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=QUARANTINE_CHECK,
+                passed=ratio <= threshold,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"quarantine_ratio": ratio, "threshold": threshold, **totals},
+            )
+        ],
+    )

@@ -1,0 +1,14 @@
+"""`ingest_job`: ingest landing files, then check the quarantine ratio and default partition."""
+
+import dagster as dg
+
+from dagster_project.defs.ingestion.assets import RAW_USAGE_EVENTS
+
+ingest_job = dg.define_asset_job(
+    name="ingest_job",
+    selection=dg.AssetSelection.assets(RAW_USAGE_EVENTS),  # with its checks
+    description="Ingest usage-event files from the landing folder (or the run config's paths).",
+    # One process: the loader parallelises itself (shards), a subprocess per step only adds
+    # interpreter start-up.
+    executor_def=dg.in_process_executor,
+)

@@ -1,0 +1,191 @@
+"""Validate a chunk of raw events, set-based in DuckDB, and shape what the loader sends.
+
+    validator = Validator(envelope, reference, reference_time, clock_skew_seconds=300,
+                          retention_days=7)
+    result = validator.validate(chunk)       # chunk: Arrow table (line_no int64, raw string)
+    result.accepted   # candidates, typed and costed, in index order; `duplicate` marks the
+                      # later copies of a key inside the chunk (the first copy wins)
+    result.quarantined  # line_no, reason, detail, organization_id, event_id
+
+No per-row Python: the schema check is the SELECT lib/ingest/schema.py compiles, references
+are joins against lib/ingest/reference.py's tables, the idempotency key is
+md5(organization_id || ':' || event_id) computed here (vectorised) so PostgreSQL only compares
+16-byte uuids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dagster_project.lib.ingest.reference import Reference
+from dagster_project.lib.ingest.schema import Envelope, diagnosis_sql, validation_sql
+
+# numeric(18, 10): a cost must stay below 10^8 USD.
+MAX_COST = 10**8
+
+ENRICH_SQL = """
+SELECT t.*,
+    CASE
+        WHEN o.organization_id IS NULL
+            THEN 'unknown_organization|no organization ' || t.organization_id
+        WHEN NOT o.active THEN 'organization_not_active|organization ' || t.organization_id || ' is not active'
+        WHEN m.model_id IS NULL THEN 'unknown_model|no model_registry entry ' || t.model
+        WHEN t.api_key_id IS NOT NULL AND k.api_key_id IS NULL
+            THEN 'api_key_not_in_organization|api key ' || t.api_key_id || ' is not the organization''s'
+        WHEN t.user_id IS NOT NULL AND u.user_id IS NULL
+            THEN 'user_not_in_organization|user ' || t.user_id || ' is not a member of the organization'
+        WHEN t.occurred_at > $future_limit
+            THEN 'occurred_in_future|occurred_at is after ' || $future_limit || ' (arrival + clock skew)'
+        WHEN t.occurred_at < $oldest
+            THEN 'older_than_retention|occurred_at is before ' || $oldest || ' (retention window)'
+        WHEN d.day IS NULL THEN 'no_partition|no app.usage_events partition for ' || CAST(t.occurred_at AS DATE)
+        WHEN t.api_key_id IS NOT NULL AND k.inactive_from <= t.occurred_at
+            THEN 'api_key_inactive|api key ' || t.api_key_id || ' was revoked or expired at ' || k.inactive_from
+        WHEN p.model_id IS NULL THEN 'no_price|' || t.model || ' has no price at ' || t.occurred_at
+        WHEN t.input_tokens::DECIMAL(38, 0) * p.input_usd_per_mtok
+             + t.output_tokens::DECIMAL(38, 0) * p.output_usd_per_mtok >= {max_micro}
+            THEN 'invalid_value|the cost exceeds numeric(18,10)'
+    END AS error,
+    m.model_id, p.input_usd_per_mtok, p.output_usd_per_mtok
+FROM typed AS t
+LEFT JOIN ref_orgs AS o ON o.organization_id = t.organization_id
+LEFT JOIN ref_models AS m ON m.model = t.model
+LEFT JOIN ref_keys AS k ON k.organization_id = t.organization_id AND k.api_key_id = t.api_key_id
+LEFT JOIN ref_members AS u ON u.organization_id = t.organization_id AND u.user_id = t.user_id
+LEFT JOIN ref_days AS d ON d.day = CAST(t.occurred_at AS DATE)
+LEFT JOIN ref_prices AS p ON p.model_id = m.model_id AND p.effective_from <= t.occurred_at
+    AND (p.effective_to IS NULL OR t.occurred_at < p.effective_to)
+WHERE t.ok
+"""
+
+# The columns of the staging table, in its order (lib/ingest/loader.py).
+ACCEPTED_SQL = """
+WITH candidates AS (
+    SELECT *, CAST(md5(CAST(organization_id AS VARCHAR) || ':' || event_id) AS UUID) AS key_id
+    FROM enriched
+    WHERE error IS NULL
+), repeated AS (  -- keys sent more than once in this chunk, and the line of the first copy
+    SELECT key_id, min(line_no) AS first_line FROM candidates GROUP BY key_id HAVING count(*) > 1
+)
+SELECT c.line_no, c.key_id, c.occurred_at, c.organization_id, c.user_id, c.api_key_id,
+       c.model_id, c.input_tokens, c.output_tokens, c.latency_ms, c.event_id, c.operation,
+       c.status, c.error_code,
+       CAST(round((c.input_tokens::DECIMAL(38, 0) * c.input_usd_per_mtok
+                   + c.output_tokens::DECIMAL(38, 0) * c.output_usd_per_mtok) * 0.000001, 10)
+            AS DECIMAL(18, 10)) AS cost_usd,
+       c.metadata, CAST(c.line_no > coalesce(r.first_line, c.line_no) AS INTEGER) AS duplicate,
+       -- the key's bucket (its first byte mod 16): the advisory lock concurrent ingesters share;
+       -- buckets are split over the shards, so a key (and every copy of it) has one shard
+       CAST(('0x' || substr(CAST(c.key_id AS VARCHAR), 1, 2)) AS INTEGER) % 16 AS bucket
+FROM candidates AS c
+LEFT JOIN repeated AS r ON r.key_id = c.key_id
+-- the primary key's order: each organization's rows contiguous, index inserts local
+ORDER BY c.organization_id, c.occurred_at
+"""
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("line_no", pa.int64()), ("reason", pa.string()), ("detail", pa.string()),
+    ("organization_id", pa.string()), ("event_id", pa.string()),
+])  # fmt: skip
+
+
+@dataclass
+class Validated:
+    accepted: pa.Table  # loader columns + `duplicate` (a later copy inside this chunk)
+    quarantined: pa.Table  # QUARANTINE_SCHEMA
+
+
+class Validator:
+    def __init__(
+        self,
+        envelope: Envelope,
+        reference: Reference,
+        reference_time: datetime,
+        *,
+        clock_skew_seconds: int,
+        retention_days: int,
+        threads: int = 1,
+    ) -> None:
+        self.reference = reference
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        # One thread: the loaders (PostgreSQL) want the other core; DuckDB on two threads did
+        # the same work with ~30% more CPU (docs/performance.md).
+        self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute("SET arrow_lossless_conversion = true")  # uuids as 16 bytes
+        # A chunk's working set is tens of MB; without a limit DuckDB keeps freed buffers.
+        self.con.execute("SET memory_limit = '256MB'")
+        self.validation_sql = validation_sql(envelope)
+        self.diagnosis_sql = diagnosis_sql(envelope, "bad")
+        self.enrich_sql = ENRICH_SQL.format(max_micro=MAX_COST * 10**6)
+        self.params = {
+            "future_limit": reference_time + timedelta(seconds=clock_skew_seconds),
+            "oldest": reference_time - timedelta(days=retention_days),
+        }
+        self.con.register("incoming_models", reference.models)
+        self.con.execute("CREATE TABLE ref_models AS SELECT model, CAST(model_id AS UUID) AS "
+                         "model_id FROM incoming_models")  # fmt: skip
+        self.con.register("incoming_prices", reference.prices)
+        self.con.execute("CREATE TABLE ref_prices AS SELECT CAST(model_id AS UUID) AS model_id, "
+                         "* EXCLUDE (model_id) FROM incoming_prices")  # fmt: skip
+        self.con.register("ref_days", reference.partition_days)
+        self._tenant_tables()
+
+    def validate(self, chunk: pa.Table) -> Validated:
+        con = self.con
+        con.register("chunk", chunk)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {self.validation_sql}")
+        orgs = [str(o) for (o,) in con.execute(
+            "SELECT DISTINCT organization_id FROM typed WHERE ok").fetchall()]  # fmt: skip
+        if self.reference.load_organizations(orgs):
+            self._tenant_tables()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE enriched AS {self.enrich_sql}", self.params)
+        accepted = con.execute(ACCEPTED_SQL).fetch_arrow_table()
+        quarantined = self._quarantine(chunk)
+        con.unregister("chunk")
+        return Validated(accepted, quarantined)
+
+    def _tenant_tables(self) -> None:
+        """The tenant reference data as typed DuckDB tables (uuid joins, no casts per row)."""
+        ref = self.reference
+        for name, table, columns in (
+            ("ref_orgs", ref.orgs, "CAST(organization_id AS UUID) AS organization_id, active"),
+            ("ref_keys", ref.keys, "CAST(organization_id AS UUID) AS organization_id, "
+                                   "CAST(api_key_id AS UUID) AS api_key_id, inactive_from"),
+            ("ref_members", ref.members, "CAST(organization_id AS UUID) AS organization_id, "
+                                         "CAST(user_id AS UUID) AS user_id"),
+        ):  # fmt: skip
+            self.con.register("incoming", table)
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM incoming")
+            self.con.unregister("incoming")
+
+    def _quarantine(self, chunk: pa.Table) -> pa.Table:
+        """The chunk's invalid lines, each with its first failing rule (a few per chunk: the
+        diagnosis SQL, strings and all, runs on them alone)."""
+        con = self.con
+        bad = con.execute("SELECT line_no FROM typed WHERE NOT ok").fetch_arrow_table()
+        (failed,) = con.execute("SELECT count(*) FROM enriched WHERE error IS NOT NULL").fetchone()
+        if not bad.num_rows + failed:
+            return QUARANTINE_SCHEMA.empty_table()
+        con.register("bad", chunk.filter(pc.is_in(chunk["line_no"], bad["line_no"])))
+        found = con.execute(f"""
+            SELECT d.line_no, split_part(d.error, '|', 1) AS reason,
+                   substr(d.error, strpos(d.error, '|') + 1) AS detail,
+                   CAST(TRY_CAST(CASE WHEN json_valid(b.raw) THEN json_extract_string(b.raw, '$.organization_id') END AS UUID) AS VARCHAR) AS organization_id,
+                   CASE WHEN json_valid(b.raw) AND json_type(b.raw, '$.event_id') = 'VARCHAR'
+                        THEN left(json_extract_string(b.raw, '$.event_id'), 1000) END AS event_id
+            FROM ({self.diagnosis_sql}) AS d JOIN bad AS b USING (line_no)
+            UNION ALL
+            SELECT line_no, split_part(error, '|', 1), substr(error, strpos(error, '|') + 1),
+                   CAST(organization_id AS VARCHAR), event_id
+            FROM enriched WHERE error IS NOT NULL
+            ORDER BY line_no
+        """)  # fmt: skip
+        quarantined = found.fetch_arrow_table().cast(QUARANTINE_SCHEMA)
+        con.unregister("bad")
+        return quarantined

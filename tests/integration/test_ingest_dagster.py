@@ -1,0 +1,128 @@
+"""The ingestion stage in Dagster: the asset's count metadata, its two checks, the sensor."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+from ingest_helpers import event, events, make_world, write_ndjson
+
+from dagster_project.defs.ingestion.assets import raw_usage_events
+from dagster_project.defs.ingestion.checks import no_rows_in_default_partition
+from dagster_project.defs.ingestion.resources import IngestResource
+from dagster_project.defs.ingestion.sensors import landing_sensor
+
+
+@pytest.fixture
+def db(operational_db_url: str) -> str:
+    make_world(operational_db_url)
+    return operational_db_url
+
+
+@pytest.fixture
+def ingest(tmp_path: Path, db: str) -> IngestResource:
+    config = tmp_path / "ingest.yaml"
+    config.write_text(yaml.safe_dump({
+        "landing_dir": str(tmp_path / "landing"), "batch_size": 500, "max_attempts": 1,
+        "quarantine_ratio_threshold": 0.05, "min_file_age_seconds": 1,
+    }))  # fmt: skip
+    (tmp_path / "landing").mkdir()
+    return IngestResource(config_path=str(config), database_url=db)
+
+
+def _land(tmp_path: Path, name: str, rows: list) -> Path:
+    path = write_ndjson(tmp_path / "landing" / name, rows)
+    old = time.time() - 60
+    os.utime(path, (old, old))  # older than min_file_age_seconds
+    return path
+
+
+def _materialize(
+    ingest: IngestResource, paths: list[Path] | None = None
+) -> dg.ExecuteInProcessResult:
+    run_config = {"ops": {"raw_usage_events": {"config": {"paths": [str(p) for p in paths or []]}}}}
+    return dg.materialize(
+        [raw_usage_events, no_rows_in_default_partition],
+        resources={"ingest": ingest}, run_config=run_config,
+    )  # fmt: skip
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_the_asset_reports_counts_and_archives_landing_files(ingest, tmp_path):
+    landed = _land(
+        tmp_path, "usage.ndjson", events(300) + events(10) + [event(999, input_tokens=-1)]
+    )
+    result = _materialize(ingest)
+    metadata = result.asset_materializations_for_node("raw_usage_events")[0].metadata
+    counts = {
+        k: metadata[k].value
+        for k in ("submitted", "accepted", "duplicates", "quarantined", "files")
+    }
+    assert counts == {
+        "submitted": 311,
+        "accepted": 300,
+        "duplicates": 10,
+        "quarantined": 1,
+        "files": 1,
+    }
+    assert _checks(result) == {
+        "quarantine_ratio_below_threshold": True,
+        "no_rows_in_default_partition": True,
+    }
+    assert not landed.exists()
+    assert [p.name for p in (tmp_path / "landing" / "processed").rglob("*.ndjson")] == [
+        "usage.ndjson"
+    ]
+
+
+def test_the_quarantine_ratio_check_fails_over_the_threshold(ingest, tmp_path):
+    rows = events(90) + [event(500 + n, status="ok") for n in range(10)]  # 10% invalid > 5%
+    result = _materialize(ingest, [write_ndjson(tmp_path / "bad.ndjson", rows)])
+    assert _checks(result)["quarantine_ratio_below_threshold"] is False
+    assert (tmp_path / "bad.ndjson").exists()  # not a landing file: left where it was
+
+
+def test_the_default_partition_check_fails_when_rows_land_there(ingest, db, tmp_path):
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE app.usage_events_default PARTITION OF app.usage_events DEFAULT")
+        conn.execute("ALTER TABLE app.usage_events_default OWNER TO platform_owner")
+    result = _materialize(ingest, [write_ndjson(tmp_path / "a.ndjson", events(5))])
+    assert _checks(result)["no_rows_in_default_partition"] is True  # empty: fine
+    with psycopg.connect(db, autocommit=True) as conn:  # a row no daily partition covers
+        conn.execute(
+            "INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, "
+            "operation, input_tokens, output_tokens, latency_ms, status, cost_usd) SELECT "
+            "organization_id, 'stray', '2001-01-01', model_id, operation, 1, 1, 1, 'success', 0 "
+            "FROM app.usage_events LIMIT 1"
+        )
+    result = _materialize(ingest, [write_ndjson(tmp_path / "b.ndjson", events(5, start=10))])
+    assert _checks(result)["no_rows_in_default_partition"] is False
+
+
+def test_the_sensor_requests_a_run_for_new_landing_files(ingest, tmp_path):
+    context = dg.build_sensor_context(resources={"ingest": ingest})
+    assert isinstance(landing_sensor(context), dg.SkipReason)
+    landing = tmp_path / "landing"
+    (landing / ".incoming.ndjson").write_text("{}\n")  # hidden: still being written
+    (landing / "part.ndjson.tmp").write_text("{}\n")
+    fresh = write_ndjson(landing / "fresh.ndjson", events(3))  # too recent (1 s)
+    landed = _land(tmp_path, "usage.ndjson", events(3))
+    request = landing_sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    paths = request.run_config["ops"]["raw_usage_events"]["config"]["paths"]
+    assert paths == [str(landed)]
+    os.utime(fresh, (time.time() - 60,) * 2)
+    again = landing_sensor(context)
+    assert again.run_config["ops"]["raw_usage_events"]["config"]["paths"] == [
+        str(landed),
+        str(fresh),
+    ]  # oldest first
+    assert again.run_key != request.run_key
