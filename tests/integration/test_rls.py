@@ -97,7 +97,27 @@ SPECS: dict[str, Spec] = {
         f"INSERT INTO app.budgets (organization_id, period, token_limit) VALUES ('{ORG_B}', 'day', 1)",
         "period = period",
     ),
+    # Rollups: written only by the trigger on usage_events (SEED's events made B's rows); no
+    # service role may write them at all, for any tenant.
+    "usage_hourly": Spec(
+        f"organization_id = '{ORG_B}'",
+        "INSERT INTO app.usage_hourly (organization_id, hour, model_id, requests, errors, "
+        "input_tokens, output_tokens, cost_usd) "
+        f"VALUES ('{ORG_B}', date_trunc('hour', now(), 'UTC') + interval '1 hour', '{MODEL}', "
+        "1, 0, 1, 1, 0)",
+        "requests = requests",
+    ),
+    "usage_daily": Spec(
+        f"organization_id = '{ORG_B}'",
+        "INSERT INTO app.usage_daily (organization_id, day, model_id, requests, errors, "
+        "input_tokens, output_tokens, cost_usd) "
+        f"VALUES ('{ORG_B}', current_date + 1, '{MODEL}', 1, 0, 1, 1, 0)",
+        "requests = requests",
+    ),
 }
+# Maintained by the database (trigger on usage_events): no service role writes them, even for
+# its own tenant.
+ROLLUPS = {"usage_hourly", "usage_daily"}
 
 TENANT_TABLES_SQL = """
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
@@ -223,8 +243,16 @@ def test_matrix_statements_do_reach_b_as_b(db, role_url, table):
     """Control: the same SELECT and UPDATE find B's rows as B, so 0 above means isolation."""
     url = role_url(db, "platform_app")
     assert run_as(url, ORG_B, statement_for(table, "SELECT")) >= 1
-    if table not in ("audit_log", "usage_events"):  # append-only / ingest-written
+    if table not in {"audit_log", "usage_events"} | ROLLUPS:  # append-only / ingest / trigger
         assert run_as(url, ORG_B, statement_for(table, "UPDATE")) >= 1
+
+
+@pytest.mark.parametrize("operation", ["INSERT", "UPDATE", "DELETE"])
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+@pytest.mark.parametrize("table", sorted(ROLLUPS))
+def test_rollups_are_read_only_even_for_their_own_tenant(db, role_url, table, role, operation):
+    """B's own rows, as B: refused (no write grant); only the trigger on usage_events writes."""
+    assert run_as(role_url(db, role), ORG_B, statement_for(table, operation)) == "refused"
 
 
 @pytest.mark.parametrize("role", SERVICE_ROLES)

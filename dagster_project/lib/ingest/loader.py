@@ -112,7 +112,8 @@ WITH hours AS (
 ), touched AS (
     INSERT INTO ingest.touched_event_hours AS t
         (organization_id, event_hour, rows_added, last_batch_id)
-    SELECT organization_id, event_hour, rows_added, %(batch_id)s FROM hours
+    -- Key order: concurrent shards then lock the same rows in the same order (no deadlock).
+    SELECT organization_id, event_hour, rows_added, %(batch_id)s FROM hours ORDER BY 1, 2
     ON CONFLICT (organization_id, event_hour) DO UPDATE
         SET rows_added = t.rows_added + excluded.rows_added, last_touched_at = now(),
             last_batch_id = excluded.last_batch_id

@@ -9,7 +9,8 @@
 -- Index: idx_usage_events_api_key_occurred_at (api_key_id, occurred_at DESC) WHERE api_key_id IS
 --   NOT NULL. The partitions in [since, before) are scanned newest first by an ordered Append
 --   (no sort), and the LIMIT stops it at the first partitions that fill the page. That plan
---   needs the planner to know a key implies its tenant: see docs/query-contract.md.
+--   needs the planner to know a key implies its tenant: the (dependencies) statistics on
+--   (api_key_id, organization_id) of each partition (migration 202611221120).
 SELECT e.occurred_at, e.event_id, e.user_id, e.model_id, e.operation, e.status, e.error_code,
        e.input_tokens, e.output_tokens, e.latency_ms, e.cost_usd
 FROM app.usage_events AS e
