@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 
@@ -44,13 +45,12 @@ from dagster_project.lib.migrations.errors import (
 from dagster_project.lib.migrations.source import Migration, load_migrations
 
 Direction = Literal["up", "down"]
+T = TypeVar("T")
 RepairMode = Literal["rollback", "mark-applied", "forget"]
 REQUIRED_APPROVERS = 2
 
 
 def default_actor() -> str:
-    import os
-
     return os.environ.get("MIGRATE_ACTOR") or f"{getpass.getuser()}@{socket.gethostname()}"
 
 
@@ -150,24 +150,23 @@ class Runner:
         finally:
             driver.close()
 
-    def _applied_readonly(self) -> list[AppliedMigration]:
-        """Applied migrations without creating anything (for plan/status/validate)."""
+    def _read_only(self, read: Callable[[Driver], T], empty: T) -> T:
+        """Read without creating anything (plan/status/validate): a missing database is `empty`."""
         try:
             with self._driver(create_database=False) as driver:
-                return driver.applied(self.target.name)
+                return read(driver)
         except (psycopg.OperationalError, FileNotFoundError) as exc:
             if "does not exist" in str(exc):
-                return []
+                return empty
             raise
 
-    def problems(
-        self,
-        migrations: Sequence[Migration],
-        applied: Sequence[AppliedMigration],
-        *,
-        allow_out_of_order: bool = False,
+    def _applied_readonly(self) -> list[AppliedMigration]:
+        return self._read_only(lambda driver: driver.applied(self.target.name), [])
+
+    def drift_problems(
+        self, migrations: Sequence[Migration], applied: Sequence[AppliedMigration]
     ) -> list[str]:
-        """Everything `validate` reports: changed files, missing files, out-of-order files."""
+        """Applied migrations whose file changed or disappeared."""
         by_version = {m.version: m for m in migrations}
         found: list[str] = []
         for row in applied:
@@ -181,15 +180,35 @@ class Runner:
                     f"{migration.up_path}: changed after it was applied "
                     f"(recorded sha256 {row.checksum[:12]}…, file now {migration.checksum[:12]}…)"
                 )
-        if not allow_out_of_order and applied:
-            newest = max(row.version for row in applied)
-            applied_versions = {row.version for row in applied}
-            for migration in migrations:
-                if migration.version not in applied_versions and migration.version < newest:
-                    found.append(
-                        f"{migration.up_path}: older than the newest applied migration {newest} "
-                        "(rename it to a newer version, or pass --allow-out-of-order)"
-                    )
+        return found
+
+    @staticmethod
+    def order_problems(
+        migrations: Sequence[Migration], applied: Sequence[AppliedMigration]
+    ) -> list[str]:
+        """Pending files older than the newest applied one."""
+        if not applied:
+            return []
+        newest = max(row.version for row in applied)
+        applied_versions = {row.version for row in applied}
+        return [
+            f"{migration.up_path}: older than the newest applied migration {newest} "
+            "(rename it to a newer version, or pass --allow-out-of-order)"
+            for migration in migrations
+            if migration.version not in applied_versions and migration.version < newest
+        ]
+
+    def problems(
+        self,
+        migrations: Sequence[Migration],
+        applied: Sequence[AppliedMigration],
+        *,
+        allow_out_of_order: bool = False,
+    ) -> list[str]:
+        """Everything `validate` reports: changed files, missing files, out-of-order files."""
+        found = self.drift_problems(migrations, applied)
+        if not allow_out_of_order:
+            found += self.order_problems(migrations, applied)
         return found
 
     def validate(self, *, allow_out_of_order: bool = False) -> list[str]:
@@ -205,11 +224,11 @@ class Runner:
     def status(self) -> Status:
         with telemetry.span("migrate.status", target=self.target.name):
             migrations = self.migrations()
-            applied = self._applied_readonly()
+            applied, invalid = self._read_only(
+                lambda driver: (driver.applied(self.target.name), driver.invalid_indexes()),
+                ([], []),
+            )
             applied_versions = {row.version for row in applied}
-            invalid: list[str] = []
-            if self.url.startswith("postgres"):
-                invalid = self._invalid_indexes()
             return Status(
                 target=self.target.name,
                 database=redact(self.url),
@@ -221,13 +240,6 @@ class Runner:
                 problems=self.problems(migrations, applied),
                 invalid_indexes=invalid,
             )
-
-    def _invalid_indexes(self) -> list[str]:
-        try:
-            with self._driver(create_database=False) as driver:
-                return driver.invalid_indexes()  # type: ignore[attr-defined]
-        except psycopg.OperationalError:
-            return []
 
     def plan(
         self,
@@ -424,12 +436,12 @@ class Runner:
                 f"`platformctl migrate repair --target {self.target.name}` (runs its down file) "
                 "or `--mode mark-applied` if it completed"
             )
-        problems = self.problems(migrations, applied, allow_out_of_order=allow_out_of_order)
-        if problems:
-            error = OutOfOrder if "older than the newest" in problems[0] else ChecksumMismatch
-            if any("changed after it was applied" in p or "has no file" in p for p in problems):
-                error = ChecksumMismatch
-            raise error("; ".join(problems))
+        drift = self.drift_problems(migrations, applied)
+        if drift:
+            raise ChecksumMismatch("; ".join(drift))
+        out_of_order = [] if allow_out_of_order else self.order_problems(migrations, applied)
+        if out_of_order:
+            raise OutOfOrder("; ".join(out_of_order))
 
     @staticmethod
     def _pending(

@@ -105,6 +105,10 @@ class Driver(ABC):
     def catalog(self) -> list[tuple[str, ...]]:
         """A sorted, comparable description of every user object outside the meta schema."""
 
+    def invalid_indexes(self) -> list[str]:
+        """Indexes an interrupted concurrent build left unusable; none where that can't happen."""
+        return []
+
     @abstractmethod
     def close(self) -> None: ...
 
