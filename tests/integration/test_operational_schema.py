@@ -147,7 +147,38 @@ def test_every_foreign_key_is_indexed_and_usage_events_stays_lean(db):
         ).fetchone()[0]
     assert unindexed == []
     assert usage_indexes <= 3  # every index costs ingestion throughput
-    assert usage_fks == ["fk_usage_events_organization"]  # the others are checked by ingestion
+    # None: each would be a per-row check on ingestion. The organization is still enforced,
+    # per rollup group (test_invalid_foreign_keys_are_rejected) and on delete (below).
+    assert usage_fks is None
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"DELETE FROM app.organizations WHERE id = '{ORG_A}'",
+        f"UPDATE app.organizations SET id = '{UNKNOWN}' WHERE id = '{ORG_A}'",
+        "TRUNCATE app.organizations CASCADE",
+    ],
+    ids=["delete", "re-key", "truncate"],
+)
+def test_an_organization_with_usage_events_cannot_go_away(db, statement):
+    """What the dropped usage_events -> organizations key prevented, refused by a guard on
+    the organizations side (run as the superuser, who bypasses RLS, and as platform_owner's
+    definer function sees every tenant's events whoever runs it)."""
+    with psycopg.connect(db) as conn:
+        conn.execute(event())
+        with pytest.raises(errors.ForeignKeyViolation, match="usage events|usage_events"):
+            conn.execute(statement)
+        conn.rollback()
+
+
+def test_an_organization_without_usage_events_can_be_deleted_and_renamed(db):
+    """Control for the test above: the guard refuses only what would orphan events."""
+    with psycopg.connect(db) as conn:
+        conn.execute(event(org=ORG_B))
+        conn.execute(f"UPDATE app.organizations SET id = id, name = 'A2' WHERE id = '{ORG_A}'")
+        conn.execute(f"DELETE FROM app.organizations WHERE id = '{ORG_A}'")
+        conn.rollback()
 
 
 # -- foreign keys -------------------------------------------------------------------------------
