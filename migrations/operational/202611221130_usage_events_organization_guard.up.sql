@@ -41,7 +41,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
-        RETURN NEW;
+        RETURN NULL;
     END IF;
     -- One probe of the primary key (organization_id leads it) per partition.
     IF EXISTS (SELECT 1 FROM app.usage_events WHERE organization_id = OLD.id) THEN
@@ -49,15 +49,17 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = 'app.usage_events keeps every event of an organization; close the organization (status) instead.';
     END IF;
-    RETURN CASE TG_OP WHEN 'UPDATE' THEN NEW ELSE OLD END;
+    RETURN NULL;
 END
 $$;
 ALTER FUNCTION app.organizations_keep_usage_events() OWNER TO platform_owner;
 REVOKE ALL ON FUNCTION app.organizations_keep_usage_events() FROM PUBLIC;
 COMMENT ON FUNCTION app.organizations_keep_usage_events() IS 'Guard replacing the usage_events -> organizations foreign key: refuses deleting (or re-keying, or truncating) organizations that have usage events.';
 
+-- AFTER, like the foreign key's own triggers: row-level security's WITH CHECK and the other
+-- constraints judge the statement first, so a refused change reports the same error as before.
 CREATE TRIGGER trg_organizations_keep_usage_events
-    BEFORE DELETE OR UPDATE OF id ON app.organizations
+    AFTER DELETE OR UPDATE OF id ON app.organizations
     FOR EACH ROW EXECUTE FUNCTION app.organizations_keep_usage_events();
 CREATE TRIGGER trg_organizations_keep_usage_events_truncate
     BEFORE TRUNCATE ON app.organizations

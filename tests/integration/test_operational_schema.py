@@ -152,22 +152,29 @@ def test_every_foreign_key_is_indexed_and_usage_events_stays_lean(db):
     assert usage_fks is None
 
 
+ORG_LONE = "0e000000-0000-4000-8000-00000000000e"  # no members, keys or budgets: only events
+
+
 @pytest.mark.parametrize(
-    "statement",
+    ("statement", "refused_by"),
     [
-        f"DELETE FROM app.organizations WHERE id = '{ORG_A}'",
-        f"UPDATE app.organizations SET id = '{UNKNOWN}' WHERE id = '{ORG_A}'",
-        "TRUNCATE app.organizations CASCADE",
+        (f"DELETE FROM app.organizations WHERE id = '{ORG_LONE}'", "usage events"),
+        # the rollups' keys (ON UPDATE NO ACTION) answer before the guard does
+        (f"UPDATE app.organizations SET id = '{UNKNOWN}' WHERE id = '{ORG_LONE}'", "usage_hourly"),
+        ("TRUNCATE app.organizations CASCADE", "usage_events has rows"),
     ],
     ids=["delete", "re-key", "truncate"],
 )
-def test_an_organization_with_usage_events_cannot_go_away(db, statement):
-    """What the dropped usage_events -> organizations key prevented, refused by a guard on
-    the organizations side (run as the superuser, who bypasses RLS, and as platform_owner's
-    definer function sees every tenant's events whoever runs it)."""
+def test_an_organization_with_usage_events_cannot_go_away(db, statement, refused_by):
+    """What the dropped usage_events -> organizations key prevented, refused by the guard on
+    the organizations side (an organization nothing else references, so no other key answers
+    first; run as the superuser, who skips RLS: the guard's definer sees all events anyway)."""
     with psycopg.connect(db) as conn:
-        conn.execute(event())
-        with pytest.raises(errors.ForeignKeyViolation, match="usage events|usage_events"):
+        conn.execute(
+            f"INSERT INTO app.organizations (id, slug, name) VALUES ('{ORG_LONE}', 'lone', 'L')"
+        )
+        conn.execute(event(org=ORG_LONE))
+        with pytest.raises(errors.ForeignKeyViolation, match=refused_by):
             conn.execute(statement)
         conn.rollback()
 
