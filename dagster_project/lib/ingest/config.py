@@ -28,7 +28,7 @@ class IngestConfig:
     retention_days: int = 7
     quarantine_ratio_threshold: float = 0.05
     batch_size: int = 50_000
-    shards: int = 2
+    shards: int = 1
     max_attempts: int = 5
     backoff_initial_seconds: float = 1.0
     backoff_multiplier: float = 2.0
