@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -121,3 +122,36 @@ def _summary(results: list) -> None:
             console.print(f"{Path(r.source).name}: {r.quarantined:,} quarantined: "
                           f"SELECT reason, count(*) FROM ingest.quarantine WHERE batch_id = "
                           f"{r.batch_id} GROUP BY 1")  # fmt: skip
+
+
+@ingest_app.command("ingest-prune")
+def ingest_prune_command(
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Default: $DATABASE_URL.", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+) -> None:
+    """Delete ingestion bookkeeping past the retention configs/data-classification.yml declares.
+
+    Quarantined lines (90d), touched event-hours (30d), idempotency keys (400d, as long as the
+    events they guard) and finished batches (400d), in transactions of 10k rows. Runs as the
+    DATABASE_URL role (the ingestion role may not delete bookkeeping).
+    """
+    from dagster_project.lib.db import postgres
+    from dagster_project.lib.ingest.retention import prune
+
+    url = postgres.database_url(database_url)
+    with postgres.connect(url, autocommit=True, application_name="platform-ingest-prune") as conn:
+        report = prune(conn, dry_run=dry_run)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for t in report.tables:
+        console.print(f"  {t.table}: {verb} {t.rows:,} row(s) older than {t.retention} "
+                      f"(before {t.cutoff.astimezone(UTC):%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+    console.print(f"[green]{verb} {report.rows:,} row(s) in total[/]")

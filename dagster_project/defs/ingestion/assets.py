@@ -76,3 +76,33 @@ def raw_usage_events(
             )
         ],
     )
+
+
+@dg.asset(
+    key=dg.AssetKey(["ingest_bookkeeping_retention"]),
+    group_name="ingestion",
+    kinds={"postgres"},
+    deps=[schema_asset_key("operational")],
+    description="The ingestion bookkeeping (quarantine, touched event-hours, idempotency keys, "
+    "finished batches) trimmed to the retention configs/data-classification.yml declares, by "
+    "lib/ingest/retention.py (as `platformctl ingest-prune`). Metadata: rows deleted per table.",
+)
+def ingest_bookkeeping_retention(
+    context: dg.AssetExecutionContext, ingest: IngestResource
+) -> dg.MaterializeResult:
+    from dagster_project.lib.db import postgres
+    from dagster_project.lib.ingest.retention import prune
+
+    with postgres.connect(
+        ingest.url(), autocommit=True, application_name="platform-ingest-prune"
+    ) as conn:
+        report = prune(conn)
+    for t in report.tables:
+        context.log.info(f"{t.table}: deleted {t.rows} row(s) older than {t.retention}")
+    return dg.MaterializeResult(
+        metadata={
+            "rows_deleted": report.rows,
+            **{f"{t.table.split('.')[1]}_deleted": t.rows for t in report.tables},
+            "cutoffs": {t.table: t.cutoff.isoformat() for t in report.tables},
+        }
+    )

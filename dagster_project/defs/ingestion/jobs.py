@@ -12,3 +12,10 @@ ingest_job = dg.define_asset_job(
     # interpreter start-up.
     executor_def=dg.in_process_executor,
 )
+
+ingest_retention_job = dg.define_asset_job(
+    name="ingest_retention_job",
+    selection=dg.AssetSelection.assets("ingest_bookkeeping_retention"),
+    description="Delete ingestion bookkeeping past its declared retention.",
+    executor_def=dg.in_process_executor,  # one asset: a subprocess only adds start-up
+)
