@@ -18,7 +18,7 @@ ALLOW_NO_TESTS ?= 0
 WITH_POSTGRES := pg_env=$$(.ci/ensure-postgres); eval "$$pg_env";
 
 .PHONY: help setup dagster-home demo test bench db-up db-migrate-status db-docs-generate \
-	db-docs-validate analytics-verify ui lint clean
+	db-docs-validate ui lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -81,9 +81,6 @@ db-docs-generate: ## Regenerate docs/dictionary.md + docs/erd/ from the migratio
 db-docs-validate: ## Fail when docs/ or the classification drift from the schema
 	@$(WITH_POSTGRES) $(RUN) platformctl docs validate \
 		$(if $(DOCS_DATABASE_URL),--database-url "$(DOCS_DATABASE_URL)")
-
-analytics-verify: ## (not available yet)
-	@echo "make analytics-verify: not available yet: comes with a later issue (analytics)" >&2; exit 1
 
 ui: dagster-home ## Dagster webserver + daemon on workspace.yaml
 	$(RUN) dagster dev -w workspace.yaml
