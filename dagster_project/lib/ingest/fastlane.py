@@ -134,6 +134,19 @@ class FastLane:
         return Scanned(pa.table(columns), ok)
 
 
+def warm() -> bool:
+    """Compile (or load from numba's cache) every function of the scan now, on a one-line
+    chunk, so the first real batch does not pay for it. `make setup` runs it. True if the
+    envelope has a lane."""
+    from dagster_project.lib.ingest.schema import load_envelope
+
+    lane = FastLane.for_envelope(load_envelope())
+    if lane is None:
+        return False
+    lane.scan(pa.table({"line_no": pa.array([1], pa.int64()), "raw": pa.array(["{}"])}))
+    return True
+
+
 def _kind(p, types: set[str]) -> int | None:
     if types == {"integer"} and p.enum is None and p.pattern is None and p.format is None:
         return INTEGER

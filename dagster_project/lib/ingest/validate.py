@@ -24,7 +24,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.lib.ingest.fastlane import FastLane
 from dagster_project.lib.ingest.reference import Reference
 from dagster_project.lib.ingest.schema import (
     Envelope,
@@ -111,7 +110,11 @@ class TypedLines:
     def __init__(self, con: duckdb.DuckDBPyConnection, envelope: Envelope, *,
                  use_lane: bool = True) -> None:  # fmt: skip
         self.con = con
-        self.lane = FastLane.for_envelope(envelope) if use_lane else None
+        self.lane = None
+        if use_lane:  # imported here: numba costs ~0.5 s to import, only ingestion needs it
+            from dagster_project.lib.ingest.fastlane import FastLane
+
+            self.lane = FastLane.for_envelope(envelope)
         self.full_sql = full_typed_sql(envelope, "chunk")
         self.lane_sql = lane_typed_sql(envelope, "lane")
         self.rest_sql = full_typed_sql(envelope, "rest")
@@ -156,6 +159,7 @@ class Validator:
         clock_skew_seconds: int,
         retention_days: int,
         threads: int = 1,
+        fast_lane: bool = True,
     ) -> None:
         self.reference = reference
         self.con = duckdb.connect()
@@ -166,7 +170,7 @@ class Validator:
         self.con.execute("SET arrow_lossless_conversion = true")  # uuids as 16 bytes
         # A chunk's working set is tens of MB; without a limit DuckDB keeps freed buffers.
         self.con.execute("SET memory_limit = '256MB'")
-        self.typed_lines = TypedLines(self.con, envelope)
+        self.typed_lines = TypedLines(self.con, envelope, use_lane=fast_lane)
         self.diagnosis_sql = diagnosis_sql(envelope, "bad")
         self.enrich_sql = ENRICH_SQL.format(max_micro=MAX_COST * 10**6)
         self.params = {
