@@ -322,6 +322,20 @@ def _literal(buf, j, end, word):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _member_name(buf, j, end):  # pragma: no cover - compiled
+    """At an object member's name: past the name, the colon and whitespace, or -1."""
+    if j >= end or buf[j] != _QUOTE:
+        return -1
+    j = _json_string(buf, j, end)
+    if j < 0:
+        return -1
+    j = _skip(buf, j, end)
+    if j >= end or buf[j] != _COLON:
+        return -1
+    return _skip(buf, j + 1, end)
+
+
+@njit(cache=True, nogil=True)
 def _json_value(buf, j, end, stack, true_, false_, null_):  # pragma: no cover - compiled
     """A complete JSON value from buf[j] (not whitespace): past it, or -1. Iterative, with the
     container stack (len(stack) = MAX_DEPTH) bounded; the literals' bytes are passed in."""
@@ -344,15 +358,9 @@ def _json_value(buf, j, end, stack, true_, false_, null_):  # pragma: no cover -
                 depth -= 1
                 j += 1
             elif c == _LBRACE:
-                if buf[j] != _QUOTE:
-                    return -1
-                j = _json_string(buf, j, end)
+                j = _member_name(buf, j, end)
                 if j < 0:
                     return -1
-                j = _skip(buf, j, end)
-                if j >= end or buf[j] != _COLON:
-                    return -1
-                j = _skip(buf, j + 1, end)
                 continue  # the member's value
             else:
                 continue  # the first element
@@ -382,15 +390,9 @@ def _json_value(buf, j, end, stack, true_, false_, null_):  # pragma: no cover -
             if c == _COMMA:
                 j = _skip(buf, j + 1, end)
                 if top == _LBRACE:
-                    if j >= end or buf[j] != _QUOTE:
-                        return -1
-                    j = _json_string(buf, j, end)
+                    j = _member_name(buf, j, end)
                     if j < 0:
                         return -1
-                    j = _skip(buf, j, end)
-                    if j >= end or buf[j] != _COLON:
-                        return -1
-                    j = _skip(buf, j + 1, end)
                 break  # parse the next value
             if (top == _LBRACE and c == _RBRACE) or (top == _LBRACKET and c == _RBRACKET):
                 depth -= 1
