@@ -25,8 +25,6 @@ help: ## List the targets
 
 setup: ## Install the locked environment and prepare DAGSTER_HOME
 	$(UV) sync --frozen --compile-bytecode
-	@# numba compiles the ingest fast lane once (~8 s) into its cache; every later process loads it
-	@.venv/bin/python -c "from dagster_project.lib.ingest.fastlane import warm; warm()"
 	@$(MAKE) --no-print-directory dagster-home
 
 dagster-home: ## (Re)write .dagster_home/dagster.yaml from $(DAGSTER_INSTANCE_CONFIG)

@@ -242,25 +242,6 @@ def test_csv_parquet_and_ndjson_store_the_same_events(operational_databases, tmp
     assert metadata["evt-000900"] == {"team": "search", "n": 3}
 
 
-def test_the_fast_lane_changes_nothing_but_speed(operational_databases, tmp_path):
-    """fast_lane: false sends every line through the full check: same rows, same quarantine."""
-    rows = [*events(200), event(900, metadata={"team": "search", "tags": ["a", "b"]}),
-            event(901, status="error", error_code="timeout"), event(902, input_tokens=-5),
-            {**event(903), "input_tokens": 7.0}, "{not json"]  # fmt: skip
-    path = write_ndjson(tmp_path / "usage.ndjson", rows)
-    outcomes = []
-    for fast_lane in (True, False):
-        url = operational_databases.create()
-        make_world(url)
-        config = test_config(tmp_path, fast_lane=fast_lane)
-        result = ingest_file(path, database_url=url, config=config)
-        assert (result.accepted, result.quarantined) == (203, 2), fast_lane
-        outcomes.append(([r[:3] + r[4:8] for r in stored(url)],
-                         [q[:2] for q in quarantine(url)]))  # fmt: skip
-        operational_databases.drop(url)
-    assert outcomes[0] == outcomes[1]
-
-
 def test_a_csv_row_with_the_wrong_field_count_is_quarantined(db, tmp_path):
     path = write_csv(tmp_path / "x.csv", events(3))
     text = path.read_text().splitlines()

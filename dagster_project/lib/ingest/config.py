@@ -29,7 +29,6 @@ class IngestConfig:
     quarantine_ratio_threshold: float = 0.05
     batch_size: int = 50_000
     shards: int = 1
-    fast_lane: bool = True
     max_attempts: int = 5
     backoff_initial_seconds: float = 1.0
     backoff_multiplier: float = 2.0

@@ -312,7 +312,6 @@ def _run_attempt(
         validator = Validator(
             load_envelope(), Reference(lookup), reference_time,
             clock_skew_seconds=config.clock_skew_seconds, retention_days=config.retention_days,
-            fast_lane=config.fast_lane,
         )  # fmt: skip
         shards = []
         for shard in range(batch["shards"]):

@@ -229,34 +229,6 @@ FROM checked
 """
 
 
-def lane_typed_sql(envelope: Envelope, source: str) -> str:
-    """Over `source` (lib/ingest/fastlane.py's rows: line_no, each property as text or int64):
-    validation_sql's columns, typed the same way, plus `cast_ok`: false when occurred_at is not
-    a calendar date-time (the one rule the lane leaves to DuckDB's cast, as the full check
-    does). metadata is VARCHAR here and in `full_typed_sql`, so the two stack."""
-    typed, casts = [], []
-    for p in envelope.properties:
-        v = _col(p.name)
-        if p.format == "date-time":
-            typed.append(f"TRY_CAST({v} AS TIMESTAMPTZ) AS {v}")
-            casts.append(
-                f"NOT coalesce(TRY_CAST({v} AS TIMESTAMPTZ) IS NULL OR left({v}, 4) = '0000', false)"
-            )
-        else:
-            typed.append(f"{_typed(v, p)} AS {v}")
-    cast_ok = " AND ".join(casts) or "true"
-    return f"SELECT line_no, true AS ok, {', '.join(typed)}, {cast_ok} AS cast_ok FROM {source}"
-
-
-def full_typed_sql(envelope: Envelope, source: str) -> str:
-    """validation_sql with object properties as VARCHAR (JSON text), as lane_typed_sql has them."""
-    objects = [p.name for p in envelope.properties if "object" in p.types]
-    if not objects:
-        return validation_sql(envelope, source)
-    replace = ", ".join(f"CAST({_col(n)} AS VARCHAR) AS {_col(n)}" for n in objects)
-    return f"SELECT * REPLACE ({replace}) FROM ({validation_sql(envelope, source)})"
-
-
 def _struct(envelope: Envelope, *, typed: bool) -> str:
     """from_json's structure: every property as JSON text, or as its typed value."""
 

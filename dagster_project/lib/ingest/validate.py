@@ -7,8 +7,7 @@
                       # later copies of a key inside the chunk (the first copy wins)
     result.quarantined  # line_no, reason, detail, organization_id, event_id
 
-No per-row Python: the schema check is the compiled fast lane (lib/ingest/fastlane.py) for
-the plainly valid lines and the SELECT lib/ingest/schema.py compiles for the rest, references
+No per-row Python: the schema check is the SELECT lib/ingest/schema.py compiles, references
 are joins against lib/ingest/reference.py's tables, the idempotency key is
 md5(organization_id || ':' || event_id) computed here (vectorised) so PostgreSQL only compares
 16-byte uuids.
@@ -20,17 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dagster_project.lib.ingest.reference import Reference
-from dagster_project.lib.ingest.schema import (
-    Envelope,
-    diagnosis_sql,
-    full_typed_sql,
-    lane_typed_sql,
-)
+from dagster_project.lib.ingest.schema import Envelope, diagnosis_sql, validation_sql
 
 # numeric(18, 10): a cost must stay below 10^8 USD.
 MAX_COST = 10**8
@@ -101,48 +94,6 @@ QUARANTINE_SCHEMA = pa.schema([
 ])  # fmt: skip
 
 
-class TypedLines:
-    """A chunk's lines -> the temp table `typed` (validation_sql's columns: line_no, ok, one
-    typed column per property). The compiled fast lane (lib/ingest/fastlane.py) takes the
-    plainly valid lines; the rest, and lane lines whose occurred_at is no calendar date, get
-    the full check, whose `ok` is false for the invalid ones (diagnosed later)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, envelope: Envelope, *,
-                 use_lane: bool = True) -> None:  # fmt: skip
-        self.con = con
-        self.lane = None
-        if use_lane:  # imported here: numba costs ~0.5 s to import, only ingestion needs it
-            from dagster_project.lib.ingest.fastlane import FastLane
-
-            self.lane = FastLane.for_envelope(envelope)
-        self.full_sql = full_typed_sql(envelope, "chunk")
-        self.lane_sql = lane_typed_sql(envelope, "lane")
-        self.rest_sql = full_typed_sql(envelope, "rest")
-
-    def build(self, chunk: pa.Table) -> None:
-        con = self.con
-        if self.lane is None:
-            con.register("chunk", chunk)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {self.full_sql}")
-            return
-        scanned = self.lane.scan(chunk)
-        con.register("lane", scanned.rows)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE lane_typed AS {self.lane_sql}")
-        not_dates = con.execute("SELECT line_no FROM lane_typed WHERE NOT cast_ok").fetchnumpy()
-        rest = ~scanned.accepted
-        if len(not_dates["line_no"]):
-            rest |= np.isin(chunk["line_no"].to_numpy(), not_dates["line_no"])
-        con.register("rest", chunk.filter(pa.array(rest)))
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE typed AS
-            SELECT * EXCLUDE (cast_ok) FROM lane_typed WHERE cast_ok
-            UNION ALL
-            {self.rest_sql}
-        """)
-        con.unregister("lane")
-        con.unregister("rest")
-
-
 @dataclass
 class Validated:
     accepted: pa.Table  # loader columns + `duplicate` (a later copy inside this chunk)
@@ -159,7 +110,6 @@ class Validator:
         clock_skew_seconds: int,
         retention_days: int,
         threads: int = 1,
-        fast_lane: bool = True,
     ) -> None:
         self.reference = reference
         self.con = duckdb.connect()
@@ -170,7 +120,7 @@ class Validator:
         self.con.execute("SET arrow_lossless_conversion = true")  # uuids as 16 bytes
         # A chunk's working set is tens of MB; without a limit DuckDB keeps freed buffers.
         self.con.execute("SET memory_limit = '256MB'")
-        self.typed_lines = TypedLines(self.con, envelope, use_lane=fast_lane)
+        self.validation_sql = validation_sql(envelope)
         self.diagnosis_sql = diagnosis_sql(envelope, "bad")
         self.enrich_sql = ENRICH_SQL.format(max_micro=MAX_COST * 10**6)
         self.params = {
@@ -189,7 +139,7 @@ class Validator:
     def validate(self, chunk: pa.Table) -> Validated:
         con = self.con
         con.register("chunk", chunk)
-        self.typed_lines.build(chunk)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {self.validation_sql}")
         orgs = [str(o) for (o,) in con.execute(
             "SELECT DISTINCT organization_id FROM typed WHERE ok").fetchall()]  # fmt: skip
         if self.reference.load_organizations(orgs):
