@@ -141,12 +141,23 @@ def ingest_prune_command(
     events they guard) and finished batches (400d), in transactions of 10k rows. Runs as the
     DATABASE_URL role (the ingestion role may not delete bookkeeping).
     """
+    import psycopg
+
     from dagster_project.lib.db import postgres
+    from dagster_project.lib.ingest.config import IngestError
     from dagster_project.lib.ingest.retention import prune
 
     url = postgres.database_url(database_url)
-    with postgres.connect(url, autocommit=True, application_name="platform-ingest-prune") as conn:
-        report = prune(conn, dry_run=dry_run)
+    try:
+        with postgres.connect(
+            url, autocommit=True, application_name="platform-ingest-prune"
+        ) as conn:
+            report = prune(conn, dry_run=dry_run)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise IngestError(
+            f"{postgres.redact(url)} may not prune the ingest bookkeeping ({exc.diag.message_primary}): "
+            "run it as the schema owner or a superuser (the ingestion role only inserts)"
+        ) from None
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
         return

@@ -130,3 +130,12 @@ def test_the_cli_and_the_asset_prune(db, monkeypatch):
     metadata = result.asset_materializations_for_node("ingest_bookkeeping_retention")[0].metadata
     assert metadata["event_keys_deleted"].value == 5
     assert metadata["rows_deleted"].value == json.loads(dry.output)["rows"] + 1  # + the batch
+
+
+def test_the_ingestion_role_may_not_prune(db, role_url):
+    result = CliRunner().invoke(
+        app, ["ingest-prune", "--database-url", role_url(db, "platform_ingest")]
+    )
+    assert result.exit_code == 1
+    assert "may not prune the ingest bookkeeping" in result.output
+    assert _counts(db)["ingest.event_keys"] == 10  # nothing deleted
