@@ -435,8 +435,10 @@ the (organization, time) sort 2.2-3.0, the sort ~1; per-chunk planning ~0.7; rea
 splitting, quarantine and encoding ~2) and server ~13 us (the INSERT into app.usage_events
 ~8: heap, partition routing, nine CHECKs, primary key, api-key index, RLS, rollup trigger; the
 staging COPY ~3; the idempotency keys ~4). Each side is one serial process, so the wall time
-is about the slower one. Neither goal is met: at ~0.18x raw COPY (0.31x the typed CSV COPY),
-reaching 0.5x needs about a third of today's CPU per event, on both sides at once: the fast
+is about the slower one (in a slow phase of this shared machine both sides measure up to
+~20 us). Neither goal is met: at 0.15-0.20x raw COPY (0.24-0.31x the typed CSV COPY) across
+this session's benchmark runs, reaching 0.5x needs about a third of today's CPU per event,
+on both sides at once: the fast
 lane above took ~3 us off the client and the wall time did not move, because the server then
 set the pace. What would get there, not done: on the server, the staged INSERT under
 per-tenant RLS costs ~4 us more than a direct COPY, which only a role with BYPASSRLS could run
