@@ -416,6 +416,7 @@ Session 2:
 |---|---|---|
 | binary COPY of the stored rows straight into app.usage_events (superuser), taking its parts away one by one | server CPU per 1M rows: as shipped 11.1-12.5 s; without the organization FK 6.7-7.6; and without the rollup trigger 6.4-7.4; and without the api-key index 5.4-5.5; and without the primary key 3.7-4.0 (partition routing and nine CHECKs); an unpartitioned, unindexed copy 2.0 | the FK goes (below), the rest stays: the query contract needs both indexes, the rollups need the trigger (0.3 us/event) |
 | drop the per-row FK usage_events -> organizations (migration 202611221130: the rollups' keys check the organization once per group, a guard trigger refuses deleting an organization with events) | in the pipeline, 1 shard, same hour: insert_events 15.0 -> 7.5 s, server CPU 22.4 -> 13.4 s, 36k -> 59k events/s | yes |
+| WITH CHECK (organization_id = (SELECT app.current_org_id())): the tenant as an InitPlan, once per INSERT instead of once per row (migration 202611221150) | one INSERT ... SELECT per organization of 985k staged events as platform_ingest, alternating runs: 8.3-9.0 -> 6.7-7.7 s of server CPU | yes |
 | 1 vs 2 shards, without the FK | 57k (median of 3: 52-61k) vs 52k events/s, 2 shards using as much or more CPU: the client keeps one core busy, one backend the other, and a second shard adds a third process, per-shard statements and contention on the keys' index and the rollup rows | 1 |
 | batch_size 100k vs 50k, 1 shard | 54k vs 49-65k events/s (noise: identical runs differ by 25%), +160 MB RSS | 50k |
 | the canonical uuid pattern as length + hyphen positions + DuckDB's uuid cast instead of a regex | validation 6.2 -> 6.8 us/line | no |
@@ -440,7 +441,8 @@ is about the slower one (in a slow phase of this shared machine both sides measu
 this session's benchmark runs, reaching 0.5x needs about a third of today's CPU per event,
 on both sides at once: the fast
 lane above took ~3 us off the client and the wall time did not move, because the server then
-set the pace. What would get there, not done: on the server, the staged INSERT under
+set the pace (measured before the InitPlan check took ~1.5 us off the server: now the client
+is the slower side again, and the fast lane would be the next lever, at its price). What would get there, not done: on the server, the staged INSERT under
 per-tenant RLS costs ~4 us more than a direct COPY, which only a role with BYPASSRLS could run
 (a trade of isolation for speed, and the issue asks for the staging table); then a compiled
 validator on the client (as the fast lane), and more cores for more shards.
