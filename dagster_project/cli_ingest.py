@@ -145,13 +145,11 @@ def ingest_prune_command(
 
     from dagster_project.lib.db import postgres
     from dagster_project.lib.ingest.config import IngestError
-    from dagster_project.lib.ingest.retention import prune
+    from dagster_project.lib.ingest.retention import connect, prune
 
     url = postgres.database_url(database_url)
     try:
-        with postgres.connect(
-            url, autocommit=True, application_name="platform-ingest-prune"
-        ) as conn:
+        with connect(url) as conn:
             report = prune(conn, dry_run=dry_run)
     except psycopg.errors.InsufficientPrivilege as exc:
         raise IngestError(

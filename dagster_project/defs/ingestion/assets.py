@@ -90,12 +90,9 @@ def raw_usage_events(
 def ingest_bookkeeping_retention(
     context: dg.AssetExecutionContext, ingest: IngestResource
 ) -> dg.MaterializeResult:
-    from dagster_project.lib.db import postgres
-    from dagster_project.lib.ingest.retention import prune
+    from dagster_project.lib.ingest.retention import connect, prune
 
-    with postgres.connect(
-        ingest.url(), autocommit=True, application_name="platform-ingest-prune"
-    ) as conn:
+    with connect(ingest.url()) as conn:
         report = prune(conn)
     for t in report.tables:
         context.log.info(f"{t.table}: deleted {t.rows} row(s) older than {t.retention}")

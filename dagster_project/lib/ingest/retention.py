@@ -31,6 +31,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from dagster_project.lib.db import postgres
 from dagster_project.lib.docs.classification import Classification, load_classification
 
 # Rows per DELETE transaction. 10k rows of event_keys is ~1 MB of WAL and a few ms of locks:
@@ -88,6 +89,13 @@ class PruneReport:
             "rows": self.rows,
             "tables": [{**asdict(t), "cutoff": t.cutoff.isoformat()} for t in self.tables],
         }
+
+
+def connect(url: str | None = None) -> psycopg.Connection:
+    """The maintenance connection prune needs (explicit URL, else DATABASE_URL), autocommit."""
+    return postgres.connect(
+        postgres.database_url(url), autocommit=True, application_name="platform-ingest-prune"
+    )
 
 
 def table_retention(classification: Classification, table: str) -> str:
