@@ -21,6 +21,8 @@ NUMBER = "number"
 COMMENT = "comment"  # -- line comment or /* block comment */
 PUNCT = "punct"  # any other single character: ( ) , ; . :: operators ...
 
+# `-- migrate:only postgres` (or duckdb) in the comments before a statement: see Statement.only.
+ONLY_MARKER = re.compile(r"^--\s*migrate:only\s+(?P<engine>postgres|duckdb)\s*$", re.IGNORECASE)
 # PostgreSQL identifiers: a letter, underscore or non-ASCII character, then also digits and `$`.
 _WORD_START = re.compile(r"[A-Za-z_\u0080-\U0010ffff]")
 _WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*")
@@ -50,6 +52,13 @@ class Token:
 class Statement:
     text: str  # from the first token to the last one before `;`; inner comments stay
     line: int  # 1-based line of the first token that is not a comment
+    # The one engine this statement is for (`-- migrate:only postgres` in the comments just before
+    # it), or None for every engine. The analytics target runs one set of files on DuckDB or
+    # PostgreSQL; statements only one of them has (roles, GRANT) say so.
+    only: str | None = None
+
+    def runs_on(self, engine: str) -> bool:
+        return self.only is None or self.only == engine
 
 
 def tokenize(text: str, first_line: int = 1) -> list[Token]:
@@ -74,23 +83,29 @@ def split_statements(text: str) -> list[Statement]:
     """The statements in `text`, in order; statements that hold only comments are skipped."""
     statements: list[Statement] = []
     pending: list[Token] = []
+    only: str | None = None  # from a marker comment before the pending statement's first token
     block = _BlockTracker()
     for token in tokenize(text):
         if token.kind == COMMENT:
+            marker = ONLY_MARKER.match(token.text)
+            if marker and not pending:
+                only = marker["engine"].lower()
             continue
         if token.text == ";" and block.at_top_level():
-            _flush(text, pending, statements)
-            pending, block = [], _BlockTracker()
+            _flush(text, pending, statements, only)
+            pending, block, only = [], _BlockTracker(), None
             continue
         pending.append(token)
         block.feed(token)
-    _flush(text, pending, statements)
+    _flush(text, pending, statements, only)
     return statements
 
 
-def _flush(text: str, pending: list[Token], statements: list[Statement]) -> None:
+def _flush(text: str, pending: list[Token], statements: list[Statement], only: str | None) -> None:
     if pending:
-        statements.append(Statement(text[pending[0].start : pending[-1].end], pending[0].line))
+        statements.append(
+            Statement(text[pending[0].start : pending[-1].end], pending[0].line, only)
+        )
 
 
 class _BlockTracker:

@@ -143,6 +143,8 @@ class DuckDBDriver(Driver):
     def _run_statement_by_statement(self, sql_text: str) -> None:
         """One statement at a time, so a failure names the statement's line in the file."""
         for statement in split_statements(sql_text):
+            if not statement.runs_on(self.kind):
+                continue
             try:
                 self.conn.execute(statement.text)
             except duckdb.Error as exc:

@@ -149,6 +149,8 @@ class PostgresDriver(Driver):
     def _execute_each(self, sql_text: str) -> None:
         """One statement per round trip, so a failure names the statement's line in the file."""
         for statement in split_statements(sql_text):
+            if not statement.runs_on(self.kind):
+                continue
             try:
                 # bytes: psycopg must not treat a literal % in the SQL as a placeholder
                 self.conn.execute(statement.text.encode())

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS landing.budgets;
+DROP TABLE IF EXISTS landing.model_prices;
+DROP TABLE IF EXISTS landing.model_registry;
+DROP TABLE IF EXISTS landing.api_keys;
+DROP TABLE IF EXISTS landing.memberships;
+DROP TABLE IF EXISTS landing.users;
+DROP TABLE IF EXISTS landing.organizations;
+DROP TABLE IF EXISTS landing.loaded_hours;
+DROP TABLE IF EXISTS landing.usage_events;
+DROP SCHEMA IF EXISTS landing;
