@@ -8,10 +8,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from dagster_project.lib.errors import PlatformError
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(PlatformError, RuntimeError):
     """No PostgreSQL server answers at the configured URL."""
 
 

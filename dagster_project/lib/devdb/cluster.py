@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dagster_project.lib.db import postgres
+from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.paths import DATA_DIR
 
 SUPERUSER = "postgres"  # the database role initdb creates
@@ -51,7 +52,7 @@ INSTALL_HINT = (
 )
 
 
-class DevClusterError(RuntimeError):
+class DevClusterError(PlatformError, RuntimeError):
     """The throwaway cluster cannot be created, started or stopped; the message says why."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from dagster_project.lib.docs.catalog import Catalog, Constraint, Table
+from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.paths import CONFIGS_DIR
 
 DEFAULT_PATH = CONFIGS_DIR / "data-classification.yml"
@@ -37,7 +38,7 @@ _TEXT_TYPES = re.compile(r"^(?:text|character(?: varying)?(?:\(\d+\))?)$")
 _KEYS = {"classification", "retention", "note", "storage"}
 
 
-class ClassificationError(ValueError):
+class ClassificationError(PlatformError, ValueError):
     """The classification file is missing or malformed."""
 
 

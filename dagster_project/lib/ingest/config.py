@@ -9,12 +9,13 @@ from pathlib import Path
 
 import yaml
 
+from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.paths import CONFIGS_DIR, PROJECT_ROOT
 
 DEFAULT_CONFIG_PATH = CONFIGS_DIR / "ingest.yaml"
 
 
-class IngestError(RuntimeError):
+class IngestError(PlatformError, RuntimeError):
     """Ingestion needs a person: bad config, unreadable file, a dead-lettered batch."""
 
 

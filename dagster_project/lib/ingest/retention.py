@@ -33,6 +33,7 @@ from psycopg import sql
 
 from dagster_project.lib.db import postgres
 from dagster_project.lib.docs.classification import Classification, load_classification
+from dagster_project.lib.errors import PlatformError
 
 # Rows per DELETE transaction. 10k rows of event_keys is ~1 MB of WAL and a few ms of locks:
 # ingestion never waits long behind it, and the per-statement overhead is still noise.
@@ -41,7 +42,7 @@ _RETENTION = re.compile(r"^([1-9][0-9]*)(d|w|mo|y)$")
 _UNITS = {"d": "days", "w": "weeks", "mo": "months", "y": "years"}
 
 
-class RetentionError(ValueError):
+class RetentionError(PlatformError, ValueError):
     """The classification does not give a table one usable retention."""
 
 

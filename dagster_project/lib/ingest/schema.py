@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.paths import DOCS_DIR
 
 SCHEMA_PATH = DOCS_DIR / "schemas" / "usage-event.schema.json"
@@ -40,7 +41,7 @@ _TOP_KEYWORDS = {
 _FORMATS = {"uuid", "date-time"}
 
 
-class SchemaError(ValueError):
+class SchemaError(PlatformError, ValueError):
     """The envelope schema uses something this compiler does not implement."""
 
 

@@ -1,7 +1,9 @@
 """Errors a user can act on. The CLI prints their message as one line, no traceback."""
 
+from dagster_project.lib.errors import PlatformError
 
-class MigrationError(Exception):
+
+class MigrationError(PlatformError):
     """Base class: something about the migrations or the database state needs a person."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.migrations.config import parse_duration_ms
 from dagster_project.lib.migrations.errors import ConfigError
 from dagster_project.lib.paths import CONFIGS_DIR
@@ -17,7 +18,7 @@ USAGE_EVENTS = "app.usage_events"
 ON_EXPIRY = ("detach", "drop")
 
 
-class PartitionError(RuntimeError):
+class PartitionError(PlatformError, RuntimeError):
     """Partition maintenance needs a person: bad config, a lock not granted, a stuck detach."""
 
 

@@ -10,10 +10,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.keys.apikeys import ApiKey
 
 
-class SeedError(ValueError):
+class SeedError(PlatformError, ValueError):
     """A problem a person fixes (bad fixture, unmigrated database, wrong role): one line, no
     traceback. A ValueError so the CLI's `user_errors` wrapper prints it as such."""
 
