@@ -49,8 +49,14 @@ def _register_commands() -> None:
     from dagster_project.cli_migrate import migrate_app
     from dagster_project.cli_partitions import partitions_app
     from dagster_project.cli_seed import seed_app
+    from dagster_project.cli_warehouse import warehouse_app
 
-    sub_apps = ((migrate_app, "migrate"), (docs_app, "docs"), (partitions_app, "partitions"))
+    sub_apps = (
+        (migrate_app, "migrate"),
+        (docs_app, "docs"),
+        (partitions_app, "partitions"),
+        (warehouse_app, "warehouse"),
+    )
     for sub_app, name in sub_apps:
         for command in sub_app.registered_commands:
             command.callback = user_errors(command.callback)
