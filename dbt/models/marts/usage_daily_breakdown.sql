@@ -1,0 +1,16 @@
+{#- Published daily usage per organization, model, API key, user and operation (api_key_id and user_id may be NULL). Published only after the blocking checks passed on usage_daily_breakdown_increment. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=([{'columns': ['day']}] if target.type == 'postgres' else []),
+    pre_hook=[
+        "{{ warehouse_write_lock() }}",
+        "{{ assert_increment_build(ref('usage_daily_breakdown_increment'), ref('rollup_build')) }}",
+        "{{ delete_rollup_ranges('day', 'day', 'date') }}",
+    ],
+) }}
+-- depends_on: {{ ref('rollup_build') }}
+select *
+from {{ ref('usage_daily_breakdown_increment') }}
+where {{ in_rollup_ranges('day', 'day', 'date') }}

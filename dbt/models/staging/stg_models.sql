@@ -1,0 +1,10 @@
+select
+    id,
+    provider,
+    model_name,
+    version,
+    provider || '/' || model_name || '@' || version as model,
+    context_window,
+    status,
+    created_at
+from {{ source('landing', 'model_registry') }}

@@ -1,0 +1,2 @@
+select id, email_pseudonym, display_name_pseudonym, created_at
+from {{ source('landing', 'users') }}

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select cost_usd
+from "warehouse"."increment"."usage_daily_breakdown_increment"
+where cost_usd is null
+
+

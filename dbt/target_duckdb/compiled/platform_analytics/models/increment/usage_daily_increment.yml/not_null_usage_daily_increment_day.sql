@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select day
+from "warehouse"."increment"."usage_daily_increment"
+where day is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select model
+from "warehouse"."increment"."usage_daily_increment"
+where model is null
+
+

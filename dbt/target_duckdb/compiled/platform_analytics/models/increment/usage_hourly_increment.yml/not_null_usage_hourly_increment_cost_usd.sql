@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select cost_usd
+from "warehouse"."increment"."usage_hourly_increment"
+where cost_usd is null
+
+

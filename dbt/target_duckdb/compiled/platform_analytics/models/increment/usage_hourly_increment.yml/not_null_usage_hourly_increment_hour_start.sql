@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select hour_start
+from "warehouse"."increment"."usage_hourly_increment"
+where hour_start is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select model
+from "warehouse"."increment"."usage_hourly_increment"
+where model is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select organization_id
+from "warehouse"."increment"."usage_hourly_increment"
+where organization_id is null
+
+

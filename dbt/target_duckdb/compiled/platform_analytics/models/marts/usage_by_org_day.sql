@@ -1,0 +1,17 @@
+
+select
+    d.day,
+    d.organization_id,
+    o.slug as organization_slug,
+    cast(sum(d.requests) as bigint) as requests,
+    cast(sum(d.successful_requests) as bigint) as successful_requests,
+    cast(sum(d.failed_requests) as bigint) as failed_requests,
+    cast(sum(d.failed_requests) as double precision) / sum(d.requests) as error_rate,
+    cast(sum(d.input_tokens) as bigint) as input_tokens,
+    cast(sum(d.output_tokens) as bigint) as output_tokens,
+    cast(sum(d.input_tokens + d.output_tokens) as bigint) as total_tokens,
+    cast(sum(d.cost_usd) as decimal(38, 10)) as cost_usd,
+    count(*) as models_used
+from "warehouse"."marts"."usage_daily" as d
+left join "warehouse"."staging"."stg_organizations" as o on o.id = d.organization_id
+group by d.day, d.organization_id, o.slug

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select build_id
+from "warehouse"."marts"."usage_daily"
+where build_id is null
+
+

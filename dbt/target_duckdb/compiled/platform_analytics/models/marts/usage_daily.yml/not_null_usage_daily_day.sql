@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select day
+from "warehouse"."marts"."usage_daily"
+where day is null
+
+

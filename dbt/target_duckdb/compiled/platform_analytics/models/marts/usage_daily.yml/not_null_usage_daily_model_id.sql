@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select model_id
+from "warehouse"."marts"."usage_daily"
+where model_id is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select requests
+from "warehouse"."marts"."usage_daily"
+where requests is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select day
+from "warehouse"."marts"."usage_daily_breakdown"
+where day is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select requests
+from "warehouse"."marts"."usage_daily_breakdown"
+where requests is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select build_id
+from "warehouse"."marts"."usage_hourly"
+where build_id is null
+
+

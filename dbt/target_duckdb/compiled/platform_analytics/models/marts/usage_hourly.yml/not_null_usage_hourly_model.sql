@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select model
+from "warehouse"."marts"."usage_hourly"
+where model is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select requests
+from "warehouse"."marts"."usage_hourly"
+where requests is null
+
+

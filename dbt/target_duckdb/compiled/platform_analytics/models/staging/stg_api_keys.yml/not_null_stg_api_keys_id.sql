@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select id
+from "warehouse"."staging"."stg_api_keys"
+where id is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select id
+from "warehouse"."staging"."stg_budgets"
+where id is null
+
+

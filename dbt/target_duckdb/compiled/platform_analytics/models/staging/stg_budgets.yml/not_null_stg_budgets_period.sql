@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select period
+from "warehouse"."staging"."stg_budgets"
+where period is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select id
+from "warehouse"."staging"."stg_models"
+where id is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select model
+from "warehouse"."staging"."stg_models"
+where model is null
+
+

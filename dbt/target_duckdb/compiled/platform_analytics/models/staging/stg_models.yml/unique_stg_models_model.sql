@@ -1,0 +1,14 @@
+
+    
+    
+
+select
+    model as unique_field,
+    count(*) as n_records
+
+from "warehouse"."staging"."stg_models"
+where model is not null
+group by model
+having count(*) > 1
+
+

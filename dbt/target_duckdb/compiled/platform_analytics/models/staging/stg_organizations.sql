@@ -1,0 +1,2 @@
+select id, slug, name_pseudonym, status, created_at
+from "warehouse"."landing"."organizations"

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select operation
+from "warehouse"."increment"."usage_daily_breakdown_increment"
+where operation is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

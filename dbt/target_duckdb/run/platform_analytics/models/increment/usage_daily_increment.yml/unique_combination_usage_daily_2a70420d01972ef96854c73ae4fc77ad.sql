@@ -1,0 +1,19 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+select day, organization_id, model_id, count(*) as rows_with_this_key
+from "warehouse"."increment"."usage_daily_increment"
+group by day, organization_id, model_id
+having count(*) > 1
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select day
+from "warehouse"."marts"."usage_by_org_day"
+where day is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

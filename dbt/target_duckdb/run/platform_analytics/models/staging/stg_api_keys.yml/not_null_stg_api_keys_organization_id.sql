@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select organization_id
+from "warehouse"."staging"."stg_api_keys"
+where organization_id is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,14 @@
+
+  
+  create view "warehouse"."staging"."stg_models__dbt_tmp" as (
+    select
+    id,
+    provider,
+    model_name,
+    version,
+    provider || '/' || model_name || '@' || version as model,
+    context_window,
+    status,
+    created_at
+from "warehouse"."landing"."model_registry"
+  );
