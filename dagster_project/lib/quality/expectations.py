@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -330,7 +331,10 @@ def validate(
 
     frame = None
     if engine == "duckdb":
-        with warehouse_cursor(warehouse_url) as conn:
+        with warehouse_cursor(warehouse_url) as conn, warnings.catch_warnings():
+            # duckdb 1.4.2's .df() calls DataFrame.drop(inplace=True), deprecated in pandas 3.1.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*inplace keyword.*")
             frame = conn.execute(query).df()
         for column in ("organization_id", "model_id"):  # uuid.UUID objects -> text, as in SQL
             frame[column] = frame[column].map(lambda v: None if v is None else str(v))
