@@ -14,8 +14,18 @@ DAGSTER_INSTANCE_CONFIG ?= dagster.yaml
 PYTEST_ARGS ?=
 # 1: pytest collecting no tests (exit 5) is reported, not failed. .ci/run sets it.
 ALLOW_NO_TESTS ?= 0
-# Runs a command with a PostgreSQL that answers (see .ci/ensure-postgres).
-WITH_POSTGRES := pg_env=$$(.ci/ensure-postgres); eval "$$pg_env";
+# The Dagster resources (dagster_project/defs/common/resources.py) read these with dg.EnvVar,
+# which has no default: the committed defaults live here (and in configs/migrate.example.env),
+# and a variable already set in the environment wins. DBT_TARGET follows WAREHOUSE_URL.
+export WAREHOUSE_URL ?= duckdb:///.data/warehouse.duckdb
+export DBT_TARGET ?= $(if $(filter postgres%,$(WAREHOUSE_URL)),postgres,duckdb)
+# Dev only: a real deployment sets its own secret key (configs/migrate.example.env).
+export WAREHOUSE_PSEUDONYM_KEY ?= dev-only-pseudonym-key-not-secret
+# Not exported here: .ci/ensure-postgres starts a throwaway cluster only when it is unset.
+DEFAULT_DATABASE_URL := postgresql://postgres@127.0.0.1:5432/platform
+# Runs a command with a PostgreSQL that answers (see .ci/ensure-postgres), DATABASE_URL exported.
+WITH_POSTGRES := pg_env=$$(.ci/ensure-postgres); eval "$$pg_env"; \
+	export DATABASE_URL="$${DATABASE_URL:-$(DEFAULT_DATABASE_URL)}";
 
 .PHONY: help setup dagster-home demo test bench db-up db-migrate-status db-docs-generate \
 	db-docs-validate ui lint clean
@@ -83,7 +93,7 @@ db-docs-validate: ## Fail when docs/ or the classification drift from the schema
 		$(if $(DOCS_DATABASE_URL),--database-url "$(DOCS_DATABASE_URL)")
 
 ui: dagster-home ## Dagster webserver + daemon on workspace.yaml
-	$(RUN) dagster dev -w workspace.yaml
+	DATABASE_URL="$${DATABASE_URL:-$(DEFAULT_DATABASE_URL)}" $(RUN) dagster dev -w workspace.yaml
 
 lint: ## ruff, then the migration linter
 	$(RUN) ruff check .

@@ -63,8 +63,10 @@ def ingest_command(
     Each file is one batch (identity: the sha256 of its content). Ingesting a loaded file
     again changes nothing and prints its recorded counts. Exit 1 if a batch is dead-lettered.
     """
+    from dagster_project.lib.db.postgres import database_url as database_url_or_default
     from dagster_project.lib.ingest import ingest_file, load_config
 
+    url = database_url_or_default(database_url)
     config = load_config(config_path)
     config = config.replace(
         shards=shards or config.shards, batch_size=batch_size or config.batch_size
@@ -89,7 +91,7 @@ def ingest_command(
                     bar.update(task, completed=done, total=total)
 
             result = ingest_file(
-                path, database_url=database_url, config=config, progress=progress,
+                path, database_url=url, config=config, progress=progress,
                 retry_dead_lettered=retry_dead_lettered,
             )  # fmt: skip
             results.append(result)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dagster_project.lib import partitions as lib
+from dagster_project.lib.db.postgres import database_url as database_url_or_default
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -44,7 +45,7 @@ def _json(payload: Any) -> None:
 def status(database_url: UrlOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Partitions and bounds, missing days, default partition rows. Exit 2 when unhealthy."""
     policy = lib.load_policy(path=config)
-    with lib.connect(database_url) as conn:
+    with lib.connect(database_url_or_default(database_url)) as conn:
         report = lib.status(conn, policy=policy)
     if as_json:
         _json(report.as_dict())
@@ -82,7 +83,7 @@ def status(database_url: UrlOpt = None, config: ConfigOpt = None, as_json: JsonO
 def ensure(database_url: UrlOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Create the missing daily partitions from today - lookback_days to today + future_days."""
     policy = lib.load_policy(path=config)
-    with lib.connect(database_url) as conn:
+    with lib.connect(database_url_or_default(database_url)) as conn:
         created = lib.ensure(conn, policy=policy)
     if as_json:
         _json({"table": policy.table, "created": created})
@@ -103,7 +104,7 @@ def prune(
 ) -> None:
     """Detach (then drop or keep, per on_expiry) the partitions past retention_days."""
     policy = lib.load_policy(path=config)
-    with lib.connect(database_url) as conn:
+    with lib.connect(database_url_or_default(database_url)) as conn:
         result = lib.prune(conn, dry_run=dry_run, policy=policy)
     if as_json:
         _json(result.as_dict())

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import psycopg
 import pytest
 
+from dagster_project.defs.common.resources import OperationalDatabase, Warehouse
 from dagster_project.defs.migrations.assets import schema_assets
 from dagster_project.defs.migrations.checks import health_checks
 from dagster_project.defs.migrations.resources import MigrationsResource
@@ -27,14 +29,19 @@ def dagster_env(tmp_path: Path, fresh_db_url: str) -> dict[str, str]:
         "DAGSTER_HOME": str(home),
         "DATABASE_URL": fresh_db_url,
         "WAREHOUSE_URL": f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+        "DBT_TARGET": "duckdb",
+        "WAREHOUSE_PSEUDONYM_KEY": "test-only-key",
         "MIGRATE_ACTOR": "",
     }
 
 
-def test_dagster_job_execute_runs_migrate_job(dagster_env: dict[str, str], project_root: Path):
+def test_dagster_job_execute_runs_migrate_job(dagster_env: dict[str, str], tmp_path: Path):
     result = subprocess.run(
         [DAGSTER, "job", "execute", "-m", "dagster_project", "-j", "migrate_job"],
-        cwd=project_root,
+        # Not the project root: Dagster's CLI loads a .env from the working directory *over*
+        # the exported variables (measured, dagster 1.13), so a developer's .env would
+        # redirect this run to their own database.
+        cwd=tmp_path,
         env=dagster_env,
         capture_output=True,
         text=True,
@@ -48,6 +55,46 @@ def test_dagster_job_execute_runs_migrate_job(dagster_env: dict[str, str], proje
             "SELECT DISTINCT applied_by FROM platform_meta.schema_migrations"
         ).fetchall()
     assert all(actor.startswith("dagster:") for (actor,) in actors)
+    warehouse = duckdb.connect(dagster_env["WAREHOUSE_URL"].removeprefix("duckdb:///"))
+    with warehouse:  # the analytics target went to the warehouse the environment names
+        assert warehouse.execute("SELECT count(*) FROM platform_meta.schema_migrations").fetchone()[
+            0
+        ]
+
+
+@pytest.mark.parametrize("unset", ["DATABASE_URL", "WAREHOUSE_URL", "DBT_TARGET"])
+def test_an_unset_variable_fails_the_run_naming_it(unset: str, monkeypatch, tmp_path: Path):
+    from dagster_project.definitions import defs
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/never_used")
+    monkeypatch.setenv("WAREHOUSE_URL", f"duckdb:///{tmp_path / 'w.duckdb'}")
+    monkeypatch.setenv("DBT_TARGET", "duckdb")
+    monkeypatch.setenv("WAREHOUSE_PSEUDONYM_KEY", "test-only-key")
+    monkeypatch.delenv(unset)
+    job = defs().resolve_job_def("migrate_job")
+    with pytest.raises(dg.DagsterInvalidConfigError) as failure:
+        job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert f'environment variable "{unset}" which is not set' in str(failure.value)
+    assert not (tmp_path / "w.duckdb").exists()  # nothing ran
+
+
+def test_a_dbt_target_that_contradicts_the_url_fails_in_one_line(fresh_db_url, tmp_path: Path):
+    resource = MigrationsResource(
+        operational_db=OperationalDatabase(url=fresh_db_url),
+        warehouse=Warehouse(url=f"duckdb:///{tmp_path / 'w.duckdb'}", dbt_target="postgres"),
+    )
+    result = _materialize(resource)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_failure)
+    assert "DBT_TARGET=postgres but WAREHOUSE_URL" in str(failure.event_specific_data.error)
+
+
+def _resource(config: Path, db_url: str, tmp_path: Path) -> MigrationsResource:
+    return MigrationsResource(
+        config_path=str(config),
+        operational_db=OperationalDatabase(url=db_url),
+        warehouse=Warehouse(url=f"duckdb:///{tmp_path / 'w.duckdb'}"),
+    )
 
 
 def _materialize(resource: MigrationsResource) -> dg.ExecuteInProcessResult:
@@ -64,11 +111,11 @@ def test_check_fails_on_dirty_state(write_migrate_config, fresh_db_url: str, tmp
         "targets:\n",
         f"targets:\n  analytics:\n    directory: {empty}\n"
         f"    url_env: PLATFORM_TEST_UNUSED_URL\n"
-        f"    default_url: duckdb:///{tmp_path / 'w.duckdb'}\n",
+        f"    default_url: duckdb:///{tmp_path / 'never_used.duckdb'}\n",
         1,
     )
     config.write_text(text)
-    resource = MigrationsResource(config_path=str(config))
+    resource = _resource(config, fresh_db_url, tmp_path)
 
     first = _materialize(resource)
     assert first.success
@@ -76,6 +123,8 @@ def test_check_fails_on_dirty_state(write_migrate_config, fresh_db_url: str, tmp
     assert materialization.metadata["version"].value == "202601010200"
     assert materialization.metadata["applied_count"].value == 3
     assert all(e.passed for e in first.get_asset_check_evaluations())
+    # The URLs are the resources', not the migrate config's defaults.
+    assert (tmp_path / "w.duckdb").exists() and not (tmp_path / "never_used.duckdb").exists()
 
     with psycopg.connect(fresh_db_url) as conn:
         conn.execute(
@@ -96,7 +145,7 @@ def test_check_fails_on_dirty_state(write_migrate_config, fresh_db_url: str, tmp
 
 def test_check_fails_on_checksum_drift(write_migrate_config, fresh_db_url: str, tmp_path: Path):
     config = write_migrate_config("alter", fresh_db_url)
-    resource = MigrationsResource(config_path=str(config))
+    resource = _resource(config, fresh_db_url, tmp_path)
     runner = resource.runner("operational")
     runner.up()
     edited = runner.target.directory / "202601010000_create_ledger.up.sql"

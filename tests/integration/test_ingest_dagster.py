@@ -12,6 +12,7 @@ import pytest
 import yaml
 from ingest_helpers import event, events, make_world, write_ndjson
 
+from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.ingestion.assets import raw_usage_events
 from dagster_project.defs.ingestion.checks import no_rows_in_default_partition
 from dagster_project.defs.ingestion.resources import IngestResource
@@ -32,7 +33,7 @@ def ingest(tmp_path: Path, db: str) -> IngestResource:
         "quarantine_ratio_threshold": 0.05, "min_file_age_seconds": 1,
     }))  # fmt: skip
     (tmp_path / "landing").mkdir()
-    return IngestResource(config_path=str(config), database_url=db)
+    return IngestResource(config_path=str(config), operational_db=OperationalDatabase(url=db))
 
 
 def _land(tmp_path: Path, name: str, rows: list) -> Path:
@@ -108,7 +109,12 @@ def test_the_default_partition_check_fails_when_rows_land_there(ingest, db, tmp_
 
 
 def test_the_sensor_requests_a_run_for_new_landing_files(ingest, tmp_path):
-    context = dg.build_sensor_context(resources={"ingest": ingest})
+    # A context manager: the ingest resource nests operational_db, which Dagster opens.
+    with dg.build_sensor_context(resources={"ingest": ingest}) as context:
+        _sensor_requests(context, tmp_path)
+
+
+def _sensor_requests(context: dg.SensorEvaluationContext, tmp_path: Path) -> None:
     assert isinstance(landing_sensor(context), dg.SkipReason)
     landing = tmp_path / "landing"
     (landing / ".incoming.ndjson").write_text("{}\n")  # hidden: still being written

@@ -14,8 +14,8 @@ from ingest_helpers import event, events, make_world, test_config, write_ndjson
 from typer.testing import CliRunner
 
 from dagster_project.cli import app
+from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.ingestion.assets import ingest_bookkeeping_retention
-from dagster_project.defs.ingestion.resources import IngestResource
 from dagster_project.lib.docs.classification import ColumnClass, load_classification
 from dagster_project.lib.ingest import ingest_file
 from dagster_project.lib.ingest.retention import RetentionError, prune, table_retention
@@ -125,7 +125,7 @@ def test_the_cli_and_the_asset_prune(db, monkeypatch):
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output)["dry_run"] is True
     result = dg.materialize(
-        [ingest_bookkeeping_retention], resources={"ingest": IngestResource(database_url=db)}
+        [ingest_bookkeeping_retention], resources={"operational_db": OperationalDatabase(url=db)}
     )
     metadata = result.asset_materializations_for_node("ingest_bookkeeping_retention")[0].metadata
     assert metadata["event_keys_deleted"].value == 5

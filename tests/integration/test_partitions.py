@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dagster_project.cli import app as cli_app
+from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.partitions.assets import usage_event_partitions
 from dagster_project.defs.partitions.checks import default_partition_empty, needed_partitions_exist
 from dagster_project.defs.partitions.resources import PartitionMaintenanceResource
@@ -206,7 +207,9 @@ def test_config_rejects_retention_inside_the_lookback(tmp_path: Path):
 
 
 def test_asset_and_checks_with_real_resources(conn, operational_db_url, org_id, policy):
-    resource = PartitionMaintenanceResource(database_url=operational_db_url)
+    resource = PartitionMaintenanceResource(
+        operational_db=OperationalDatabase(url=operational_db_url)
+    )
     everything = [usage_event_partitions, needed_partitions_exist, default_partition_empty]
     checks_only = dg.AssetSelection.checks(needed_partitions_exist, default_partition_empty)
 

@@ -20,7 +20,7 @@ from psycopg import errors, sql
 from typer.testing import CliRunner
 
 from dagster_project.cli import app
-from dagster_project.defs.migrations.resources import MigrationsResource
+from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.seeds.assets import operational_seed
 from dagster_project.lib.keys.apikeys import find_api_keys, hash_api_key
 from dagster_project.lib.paths import SEEDS_DIR
@@ -249,7 +249,7 @@ def test_dagster_asset_seeds_the_same_ids_and_logs_only_key_prefixes(seeded, ope
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [operational_seed],
-        resources={"migrations": MigrationsResource(operational_url=operational_db_url)},
+        resources={"operational_db": OperationalDatabase(url=operational_db_url)},
         run_config={"ops": {"operational_seed": {"config": {"analytics": False}}}},
         instance=instance,
     )

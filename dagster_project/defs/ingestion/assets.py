@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.ingestion.resources import IngestResource
 from dagster_project.defs.migrations.assets import schema_asset_key
 from dagster_project.lib.ingest import ingest_file
@@ -88,11 +89,11 @@ def raw_usage_events(
     "lib/ingest/retention.py (as `platformctl ingest-prune`). Metadata: rows deleted per table.",
 )
 def ingest_bookkeeping_retention(
-    context: dg.AssetExecutionContext, ingest: IngestResource
+    context: dg.AssetExecutionContext, operational_db: OperationalDatabase
 ) -> dg.MaterializeResult:
     from dagster_project.lib.ingest.retention import connect, prune
 
-    with connect(ingest.url()) as conn:
+    with connect(operational_db.url) as conn:
         report = prune(conn)
     for t in report.tables:
         context.log.info(f"{t.table}: deleted {t.rows} row(s) older than {t.retention}")

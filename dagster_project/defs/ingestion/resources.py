@@ -1,26 +1,27 @@
-"""Which ingest config and database the ingestion assets, checks and sensor use."""
+"""Which ingest config the ingestion assets, checks and sensor use; the database comes from the
+shared operational_db resource."""
 
 import dagster as dg
 
-from dagster_project.lib.db.postgres import database_url
+from dagster_project.defs.common.resources import OPERATIONAL_DB, OperationalDatabase
 from dagster_project.lib.ingest.config import IngestConfig, load_config
 
 
 class IngestResource(dg.ConfigurableResource):
-    """Empty values fall back to $INGEST_CONFIG / configs/ingest.yaml and $DATABASE_URL, as
-    `platformctl ingest` does. The loader connects with this URL and then SET ROLE to the
-    config's role (platform_ingest), so row-level security applies whatever the login."""
+    """config_path empty: $INGEST_CONFIG or configs/ingest.yaml, as `platformctl ingest`. The
+    loader connects with operational_db's URL and then SET ROLE to the config's role
+    (platform_ingest), so row-level security applies whatever the login."""
 
+    operational_db: dg.ResourceDependency[OperationalDatabase]
     config_path: str = ""
-    database_url: str = ""
 
     def config(self) -> IngestConfig:
         return load_config(self.config_path or None)
 
     def url(self) -> str:
-        return database_url(self.database_url or None)
+        return self.operational_db.url
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"ingest": IngestResource()})
+    return dg.Definitions(resources={"ingest": IngestResource(operational_db=OPERATIONAL_DB)})

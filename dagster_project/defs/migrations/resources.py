@@ -1,29 +1,43 @@
-"""Which migration config and database URLs the migration assets use."""
+"""Which migration config the migration assets use; the URLs come from the shared resources."""
 
 import dagster as dg
 
+from dagster_project.defs.common.resources import (
+    OPERATIONAL_DB,
+    WAREHOUSE,
+    OperationalDatabase,
+    Warehouse,
+)
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
+from dagster_project.lib.migrations.errors import ConfigError
 from dagster_project.lib.migrations.runner import Runner
 
 
 class MigrationsResource(dg.ConfigurableResource):
-    """Runs the shared migration engine. Empty values fall back to configs/migrate.yaml and the
-    target's environment variable (DATABASE_URL / WAREHOUSE_URL), as the CLI does."""
+    """Runs the shared migration engine on target `operational` (operational_db's URL) or
+    `analytics` (the warehouse's URL). config_path empty: $MIGRATE_CONFIG or
+    configs/migrate.yaml, as the CLI; actor empty: dagster:<run id>."""
 
+    operational_db: dg.ResourceDependency[OperationalDatabase]
+    warehouse: dg.ResourceDependency[Warehouse]
     config_path: str = ""
-    operational_url: str = ""
-    analytics_url: str = ""
     actor: str = ""
 
     def load(self) -> MigrateConfig:
         return load_config(self.config_path or None)
 
+    def url(self, target: str) -> str:
+        urls = {"operational": self.operational_db.url, "analytics": self.warehouse.url}
+        if target not in urls:
+            raise ConfigError(f"no URL for migration target {target!r} (known: {', '.join(urls)})")
+        return urls[target]
+
     def runner(self, target: str, *, run_id: str | None = None) -> Runner:
-        url = {"operational": self.operational_url, "analytics": self.analytics_url}.get(target, "")
         actor = self.actor or (f"dagster:{run_id}" if run_id else None)
-        return Runner(target, config=self.load(), url=url or None, actor=actor)
+        return Runner(target, config=self.load(), url=self.url(target), actor=actor)
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"migrations": MigrationsResource()})
+    migrations = MigrationsResource(operational_db=OPERATIONAL_DB, warehouse=WAREHOUSE)
+    return dg.Definitions(resources={"migrations": migrations})

@@ -1,26 +1,27 @@
-"""Where partition maintenance connects and which policy it applies."""
+"""Which policy partition maintenance applies; it connects with the shared operational_db."""
 
 import dagster as dg
 import psycopg
 
+from dagster_project.defs.common.resources import OPERATIONAL_DB, OperationalDatabase
 from dagster_project.lib import partitions
 
 
 class PartitionMaintenanceResource(dg.ConfigurableResource):
-    """Empty values fall back to $PARTITIONS_CONFIG / configs/partitions.yaml and $DATABASE_URL,
-    as the CLI does."""
+    """config_path empty: $PARTITIONS_CONFIG or configs/partitions.yaml, as the CLI."""
 
+    operational_db: dg.ResourceDependency[OperationalDatabase]
     config_path: str = ""
-    database_url: str = ""
 
     def policy(self, table: str = partitions.USAGE_EVENTS) -> partitions.Policy:
         return partitions.load_policy(table, self.config_path or None)
 
     def connect(self) -> psycopg.Connection:
         """Autocommit, as DETACH ... CONCURRENTLY needs."""
-        return partitions.connect(self.database_url or None)
+        return partitions.connect(self.operational_db.url)
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"partition_maintenance": PartitionMaintenanceResource()})
+    maintenance = PartitionMaintenanceResource(operational_db=OPERATIONAL_DB)
+    return dg.Definitions(resources={"partition_maintenance": maintenance})

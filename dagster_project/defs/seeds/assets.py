@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.migrations.assets import schema_asset_key
-from dagster_project.defs.migrations.resources import MigrationsResource
 from dagster_project.lib.seeds import seed_database
 
 
@@ -21,14 +21,12 @@ class SeedConfig(dg.Config):
     "inserts only what is missing, so rematerializing changes nothing. Needs the migrated schema.",
 )
 def operational_seed(
-    context: dg.AssetExecutionContext, config: SeedConfig, migrations: MigrationsResource
+    context: dg.AssetExecutionContext, config: SeedConfig, operational_db: OperationalDatabase
 ) -> dg.MaterializeResult:
-    # Same database and migrate config as the operational_schema asset.
+    # The migrate config ($MIGRATE_CONFIG or configs/migrate.yaml) says which migrations the
+    # schema must have before seeding; the database is the one operational_schema migrates.
     report = seed_database(
-        migrations.operational_url or None,
-        analytics=config.analytics,
-        actor=migrations.actor or f"dagster:{context.run.run_id}",
-        config=migrations.load(),
+        operational_db.url, analytics=config.analytics, actor=f"dagster:{context.run.run_id}"
     )
     if report.new_keys:
         # Run logs are stored and shown to everyone with access to Dagster: prefixes only. The

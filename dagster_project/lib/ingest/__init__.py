@@ -1,8 +1,8 @@
 """Usage-event ingestion: validated, idempotent, late-tolerant, nothing lost.
 
     from dagster_project.lib.ingest import ingest_file, ingest_events, load_config
-    result = ingest_file(Path("usage.ndjson"))     # a BatchResult: state and counts
-    result = ingest_events([{...}, {...}])         # the Python API over an iterable of dicts
+    result = ingest_file(Path("usage.ndjson"), database_url=url)  # a BatchResult
+    result = ingest_events([{...}, {...}], database_url=url)      # an iterable of dicts
 
 Modules: config (configs/ingest.yaml), schema (the envelope's JSON Schema, compiled for
 DuckDB), readers (NDJSON/CSV/Parquet -> chunks), reference (what events are checked against),

@@ -1,7 +1,7 @@
 """Ingest files (or an iterable of dicts) into app.usage_events: batches, retries, shards.
 
-    results = ingest_paths([Path("usage.ndjson")])           # platformctl ingest, the asset
-    result = ingest_events([{"event_id": ...}, ...])         # the Python API
+    results = ingest_paths([Path("usage.ndjson")], database_url=url)     # platformctl ingest
+    result = ingest_events([{"event_id": ...}, ...], database_url=url)   # the Python API
 
 A batch is one file, identified by the sha256 of its bytes: ingesting the same content again
 is a replay that changes nothing and reports the recorded counts. Two ingesters given the same
@@ -34,7 +34,6 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.lib.db.postgres import database_url as default_database_url
 from dagster_project.lib.ingest.config import IngestConfig, IngestError, load_config
 from dagster_project.lib.ingest.loader import (
     BATCH_LOCK,
@@ -91,14 +90,14 @@ class BatchResult:
 def ingest_paths(
     paths: Iterable[Path],
     *,
-    database_url: str | None = None,
+    database_url: str,
     config: IngestConfig | None = None,
     progress: Callable[[Path], Progress | None] | None = None,
     retry_dead_lettered: bool = False,
 ) -> list[BatchResult]:
     """Ingest files one after another (each is its own batch)."""
     config = config or load_config()
-    url = default_database_url(database_url)
+    url = database_url
     return [
         ingest_file(
             Path(p),
@@ -114,7 +113,7 @@ def ingest_paths(
 def ingest_events(
     events: Iterable[Mapping[str, Any]],
     *,
-    database_url: str | None = None,
+    database_url: str,
     config: IngestConfig | None = None,
     source: str = "api",
 ) -> BatchResult:
@@ -128,7 +127,7 @@ def ingest_events(
             for event in events:
                 out.write(json.dumps(event, default=_json_default, separators=(",", ":")))
                 out.write("\n")
-        return ingest_file(path, database_url=default_database_url(database_url),
+        return ingest_file(path, database_url=database_url,
                            config=config, source=source)  # fmt: skip
 
 
@@ -143,14 +142,14 @@ def _json_default(value: Any) -> Any:
 def ingest_file(
     path: Path,
     *,
-    database_url: str | None = None,
+    database_url: str,
     config: IngestConfig | None = None,
     progress: Progress | None = None,
     source: str | None = None,
     retry_dead_lettered: bool = False,
 ) -> BatchResult:
     config = config or load_config()
-    url = default_database_url(database_url)
+    url = database_url
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     fmt = detect_format(path)

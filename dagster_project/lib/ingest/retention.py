@@ -92,11 +92,9 @@ class PruneReport:
         }
 
 
-def connect(url: str | None = None) -> psycopg.Connection:
-    """The maintenance connection prune needs (explicit URL, else DATABASE_URL), autocommit."""
-    return postgres.connect(
-        postgres.database_url(url), autocommit=True, application_name="platform-ingest-prune"
-    )
+def connect(url: str) -> psycopg.Connection:
+    """The maintenance connection prune needs, autocommit, at `url` (the caller resolves it)."""
+    return postgres.connect(url, autocommit=True, application_name="platform-ingest-prune")
 
 
 def table_retention(classification: Classification, table: str) -> str:

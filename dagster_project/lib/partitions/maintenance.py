@@ -126,12 +126,11 @@ class PruneResult:
         return asdict(self)
 
 
-def connect(url: str | None = None) -> psycopg.Connection:
-    """An autocommit connection to the operational database (explicit URL, else DATABASE_URL):
+def connect(url: str) -> psycopg.Connection:
+    """An autocommit connection to the operational database at `url` (the caller resolves it:
+    the CLI from --database-url/$DATABASE_URL, Dagster from its operational_db resource):
     DETACH ... CONCURRENTLY cannot run inside a transaction."""
-    return postgres.connect(
-        postgres.database_url(url), autocommit=True, application_name="platform-partitions"
-    )
+    return postgres.connect(url, autocommit=True, application_name="platform-partitions")
 
 
 def today_utc() -> date:
