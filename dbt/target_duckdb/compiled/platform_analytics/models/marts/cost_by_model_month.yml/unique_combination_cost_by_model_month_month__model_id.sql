@@ -1,5 +1,0 @@
-
-select month, model_id, count(*) as rows_with_this_key
-from "warehouse"."marts"."cost_by_model_month"
-group by month, model_id
-having count(*) > 1

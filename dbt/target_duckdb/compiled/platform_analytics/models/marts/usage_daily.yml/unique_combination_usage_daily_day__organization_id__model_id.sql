@@ -1,5 +1,0 @@
-
-select day, organization_id, model_id, count(*) as rows_with_this_key
-from "warehouse"."marts"."usage_daily"
-group by day, organization_id, model_id
-having count(*) > 1

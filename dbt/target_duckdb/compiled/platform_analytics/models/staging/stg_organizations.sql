@@ -1,2 +1,0 @@
-select id, slug, name_pseudonym, status, created_at
-from "warehouse"."landing"."organizations"

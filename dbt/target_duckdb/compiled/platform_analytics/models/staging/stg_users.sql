@@ -1,2 +1,0 @@
-select id, email_pseudonym, display_name_pseudonym, created_at
-from "warehouse"."landing"."users"
