@@ -23,13 +23,15 @@ validating) and validated through GX's pandas datasource. Both read the same por
 
 Context. One ephemeral context per process and Data Docs directory (created on first use, never
 at import; `import great_expectations` alone takes ~2.4 s here), with analytics and progress bars
-off. This GX build sends nothing anywhere, and no code path here asks it to. Results hold numpy
+off. This GX build sends nothing anywhere, and no code path here asks it to (checked: a
+DuckDB validation plus a Data Docs build ran with every socket connect refused). Results hold numpy
 values, so everything returned goes through GX's `to_json_dict()`.
 
 Data Docs are built offline into `data_docs_dir` (default `.data/data_docs/`): static HTML
 written by GX. The pages load their CSS and JavaScript (Bootstrap, jQuery, Font Awesome, Vega)
 from public CDNs when opened in a browser, so without internet they show unstyled, but every
-result is in the HTML.
+result is in the HTML. The site's index lists the validations of this process's context (the
+store is in memory); pages of earlier runs stay on disk.
 """
 
 from __future__ import annotations
@@ -265,6 +267,8 @@ def _suite(name: str, spec: SuiteSpec, ranges: Sequence[Range], expected: Expect
         # Freshness: the newest row lies within the ranges and is not older than the newest
         # operational hour (day): a load or build that stopped early fails here.
         latest = expected.latest_hour
+        if latest is None:
+            raise QualityInputError("expected.latest_hour is None although expected.events > 0")
         unit = DAY if spec.daily else HOUR
         if spec.daily:
             latest = latest.replace(hour=0)
