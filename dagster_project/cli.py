@@ -48,6 +48,7 @@ def _register_commands() -> None:
     from dagster_project.cli_ingest import ingest_app
     from dagster_project.cli_migrate import migrate_app
     from dagster_project.cli_partitions import partitions_app
+    from dagster_project.cli_rollup import rollup_app
     from dagster_project.cli_seed import seed_app
     from dagster_project.cli_warehouse import warehouse_app
 
@@ -62,7 +63,7 @@ def _register_commands() -> None:
             command.callback = user_errors(command.callback)
         app.add_typer(sub_app, name=name)
     # A single-command app joins the root: `platformctl seed`, not `platformctl seed seed`.
-    single = (seed_app, generate_app, ingest_app)
+    single = (seed_app, generate_app, ingest_app, rollup_app)
     for command in (c for sub_app in single for c in sub_app.registered_commands):
         command.callback = user_errors(command.callback)
         app.registered_commands.append(command)

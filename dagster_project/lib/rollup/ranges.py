@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from dagster_project.lib.errors import PlatformError
+
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
-class RangeError(ValueError):
+class RangeError(PlatformError, ValueError):
     """A range that is not whole UTC hours, or ends before it starts."""
 
 
