@@ -27,7 +27,7 @@ DEFAULT_DATABASE_URL := postgresql://postgres@127.0.0.1:5432/platform
 WITH_POSTGRES := pg_env=$$(.ci/ensure-postgres); eval "$$pg_env"; \
 	export DATABASE_URL="$${DATABASE_URL:-$(DEFAULT_DATABASE_URL)}";
 
-.PHONY: help setup dagster-home demo test bench db-up db-migrate-status db-docs-generate \
+.PHONY: help setup dagster-home dbt-parse demo test bench db-up db-migrate-status db-docs-generate \
 	db-docs-validate ui lint clean
 
 help: ## List the targets
@@ -36,6 +36,7 @@ help: ## List the targets
 setup: ## Install the locked environment and prepare DAGSTER_HOME
 	$(UV) sync --frozen --compile-bytecode
 	@$(MAKE) --no-print-directory dagster-home
+	@$(MAKE) --no-print-directory dbt-parse
 
 dagster-home: ## (Re)write .dagster_home/dagster.yaml from $(DAGSTER_INSTANCE_CONFIG)
 	@mkdir -p "$(DAGSTER_HOME)/storage"
@@ -43,6 +44,19 @@ dagster-home: ## (Re)write .dagster_home/dagster.yaml from $(DAGSTER_INSTANCE_CO
 		sed 's|base_dir: .dagster_home/storage|base_dir: $(DAGSTER_HOME)/storage|' \
 		"$(DAGSTER_INSTANCE_CONFIG)"; } > "$(DAGSTER_HOME)/dagster.yaml"
 	@echo "DAGSTER_HOME=$(DAGSTER_HOME) (instance config: $(DAGSTER_INSTANCE_CONFIG))"
+
+# The dbt manifest of each warehouse target, dbt/target_<target>/manifest.json: dagster-dbt
+# loads it, and only `dagster dev` would parse on its own, so `dagster job execute` in a clean
+# checkout needs this. Parsing opens no warehouse connection. dbt runs from the venv (on PATH,
+# as dagster-dbt expects); DO_NOT_TRACK: no network.
+DBT_TARGETS ?= duckdb postgres
+dbt-parse: ## Parse dbt/ once per target into dbt/target_<target> (the manifests Dagster loads)
+	@for target in $(DBT_TARGETS); do \
+		echo "dbt parse --target $$target"; \
+		( cd dbt && PATH="$(CURDIR)/.venv/bin:$$PATH" DBT_TARGET=$$target DO_NOT_TRACK=1 \
+			dbt parse --quiet --project-dir . --profiles-dir . --target $$target \
+			--target-path target_$$target ) || exit 1; \
+	done
 
 # Where `make demo` drops generated usage files (the ingestion's default landing folder).
 DEMO_LANDING ?= data/landing
@@ -100,5 +114,5 @@ lint: ## ruff, then the migration linter
 	$(RUN) platformctl migrate lint
 
 clean: ## Remove caches and build output (keeps .data/ and .dagster_home/)
-	rm -rf .pytest_cache .ruff_cache .hypothesis dbt/target dbt/logs
+	rm -rf .pytest_cache .ruff_cache .hypothesis dbt/target dbt/logs dbt/target_duckdb dbt/target_postgres
 	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
