@@ -1,4 +1,5 @@
-{#- Published daily usage, grain day (UTC) × organization_id × model_id. Published only after the blocking checks passed on usage_daily_increment. -#}
+{#- Published daily usage, grain day (UTC) × organization_id × model_id: the run's ranges
+    widened to whole UTC days, from usage_daily_increment. Same pre-hooks as usage_hourly. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

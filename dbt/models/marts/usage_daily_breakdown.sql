@@ -1,4 +1,6 @@
-{#- Published daily usage per organization, model, API key, user and operation (api_key_id and user_id may be NULL). Published only after the blocking checks passed on usage_daily_breakdown_increment. -#}
+{#- Published daily usage per organization, model, API key, user and operation: the run's
+    ranges widened to whole UTC days, from usage_daily_breakdown_increment. Same pre-hooks as
+    usage_hourly. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -1,4 +1,7 @@
-{#- Published hourly usage, grain hour_start (UTC) × organization_id × model_id. Published only after the blocking checks passed on usage_hourly_increment. -#}
+{#- Published hourly usage, grain hour_start (UTC) × organization_id × model_id: the run's hour
+    ranges of usage_hourly_increment, after the blocking checks passed on it. The pre-hooks
+    (macros/publish.sql) lock, check the increment's build and delete the ranges; the append then
+    inserts them, all in one transaction. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
