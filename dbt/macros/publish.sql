@@ -69,6 +69,9 @@ $assert_increment_build$
     does not exist yet). The model then appends the increment's rows of the same ranges: whole
     hours/days are replaced, so a group that vanished from an hour vanishes from the mart. -#}
 {% macro delete_rollup_ranges(column, grain='hour', column_type='timestamp') -%}
+    {%- if execute and should_full_refresh() and rollup_ranges() | length > 0 -%}
+        {{ exceptions.raise_compiler_error(this ~ ": --full-refresh recreates the mart from the increment, which holds only the rollup_ranges: run it with no rollup_ranges (every hour)") }}
+    {%- endif -%}
     {%- if execute and load_relation(this) is not none -%}
         delete from {{ this }} where {{ in_rollup_ranges(column, grain, column_type) }}
     {%- endif -%}
