@@ -36,6 +36,7 @@ DAILY_INCREMENT = [
     "--select",
     "rollup_build_daily usage_daily_increment usage_daily_breakdown_increment",
 ]
+CAUTIOUS = ["--indirect-selection", "cautious"]
 DAILY_MARTS = ["--select", "path:models/marts", "--exclude", "usage_hourly"]
 
 
@@ -130,7 +131,7 @@ def _stages(operational_url, warehouse_url, part, build_id, pseudonym_key, dbt_t
         ]),
     ):  # fmt: skip
         started = time.monotonic()
-        run_dbt(["build", *select], warehouse_url, dbt_vars=variables, explicit_target=dbt_target)
+        run_dbt(["build", *select, *CAUTIOUS], warehouse_url, dbt_vars=variables, explicit_target=dbt_target)
         yield StageResult(f"rebuild {grain}", _since(started), f"increment of {part}")
 
         started = time.monotonic()
@@ -145,8 +146,8 @@ def _stages(operational_url, warehouse_url, part, build_id, pseudonym_key, dbt_t
         )
 
         started = time.monotonic()
-        run_dbt(["build", *publish], warehouse_url, dbt_vars=variables, explicit_target=dbt_target)
-        yield StageResult(f"publish {grain}", _since(started), " ".join(publish[1:]))
+        run_dbt(["build", *publish, *CAUTIOUS], warehouse_url, dbt_vars=variables, explicit_target=dbt_target)
+        yield StageResult(f"publish {grain}", _since(started), publish[1])
 
 
 def _since(started: float) -> float:

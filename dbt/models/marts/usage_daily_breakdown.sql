@@ -8,11 +8,11 @@
     indexes=([{'columns': ['day']}] if target.type == 'postgres' else []),
     pre_hook=[
         "{{ warehouse_write_lock() }}",
-        "{{ assert_increment_build(ref('usage_daily_breakdown_increment'), ref('rollup_build')) }}",
+        "{{ assert_increment_build(ref('usage_daily_breakdown_increment'), ref('rollup_build_daily')) }}",
         "{{ delete_rollup_ranges('day', 'day', 'date') }}",
     ],
 ) }}
--- depends_on: {{ ref('rollup_build') }}
+-- depends_on: {{ ref('rollup_build_daily') }}
 select *
 from {{ ref('usage_daily_breakdown_increment') }}
 where {{ in_rollup_ranges('day', 'day', 'date') }}

@@ -9,11 +9,11 @@
     indexes=([{'columns': ['hour_start']}] if target.type == 'postgres' else []),
     pre_hook=[
         "{{ warehouse_write_lock() }}",
-        "{{ assert_increment_build(ref('usage_hourly_increment'), ref('rollup_build')) }}",
+        "{{ assert_increment_build(ref('usage_hourly_increment'), ref('rollup_build_hourly')) }}",
         "{{ delete_rollup_ranges('hour_start', 'hour', 'timestamp') }}",
     ],
 ) }}
--- depends_on: {{ ref('rollup_build') }}
+-- depends_on: {{ ref('rollup_build_hourly') }}
 select *
 from {{ ref('usage_hourly_increment') }}
 where {{ in_rollup_ranges('hour_start', 'hour', 'timestamp') }}

@@ -1,0 +1,118 @@
+"""dbt models (dbt/) as Dagster assets, split where a blocking check must stand between them:
+
+    landing.* -> staging.stg_* -> increment.usage_hourly_increment --(checks)--> marts.usage_hourly
+                              \-> increment.usage_daily*_increment --(checks)--> marts.usage_daily*
+                                                                                 -> marts views
+
+Each function is one dbt invocation for the run's partition range (vars rollup_ranges and
+build_id), so a backfill of any range is one dbt run. The increments hold only the rebuilt
+hours/days; the marts take them over only after the checks on them passed.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from dagster_project.defs.common.dbt_project import dbt_project
+from dagster_project.defs.common.resources import Warehouse
+from dagster_project.defs.rollups.partitions import DAILY, HOURLY, SINGLE_RUN, run_range
+from dagster_project.lib.rollup.ranges import dbt_vars
+
+OWNERS = ["team:data-platform"]
+GROUPS = {"landing": "warehouse", "staging": "warehouse", "increment": "rollups", "marts": "marts"}
+POOL = "warehouse"  # one writer at a time (dagster.yaml: pool limit 1)
+
+
+class Translator(DagsterDbtTranslator):
+    """Asset keys are [schema, name], as analysts see the relation; sources are the loader's
+    landing tables (defs/warehouse)."""
+
+    def get_asset_key(self, props: Mapping[str, Any]) -> dg.AssetKey:
+        if props["resource_type"] == "source":
+            return dg.AssetKey([props["schema"], props["name"]])
+        return dg.AssetKey([props["config"].get("schema") or props["schema"], props["name"]])
+
+    def get_group_name(self, props: Mapping[str, Any]) -> str | None:
+        schema = props["config"].get("schema") if "config" in props else props["schema"]
+        return GROUPS.get(schema or props["schema"], "warehouse")
+
+    def get_owners(self, props: Mapping[str, Any]) -> list[str]:
+        return OWNERS
+
+
+TRANSLATOR = Translator()
+
+
+def _build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, command: str
+) -> Iterator[Any]:
+    ranges = (
+        [run_range(context)] if context.has_partition_key_range or context.has_partition_key else []
+    )
+    args = [command, "--vars", json.dumps(dbt_vars(ranges, context.run.run_id))]
+    with warehouse.dbt_environment():
+        yield from dbt.cli(args, context=context, target_path=warehouse.dbt_target_path()).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="path:models/staging rollup_build_hourly usage_hourly_increment",
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    dagster_dbt_translator=TRANSLATOR,
+    pool=POOL,
+    name="hourly_increment",
+)
+def hourly_increment(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    """Staging views and the hours of this run's range, rolled up from landing."""
+    yield from _build(context, dbt, warehouse, "build")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="usage_hourly",
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    dagster_dbt_translator=TRANSLATOR,
+    pool=POOL,
+    name="hourly_marts",
+)
+def hourly_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    """Publishes the checked hourly increment: the range's hours replaced in marts.usage_hourly."""
+    yield from _build(context, dbt, warehouse, "build")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="rollup_build_daily usage_daily_increment usage_daily_breakdown_increment",
+    partitions_def=DAILY,
+    backfill_policy=SINGLE_RUN,
+    dagster_dbt_translator=TRANSLATOR,
+    pool=POOL,
+    name="daily_increment",
+)
+def daily_increment(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    """The days of this run's range, rolled up from the events (percentiles don't add up)."""
+    yield from _build(context, dbt, warehouse, "build")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="path:models/marts",
+    exclude="usage_hourly",
+    partitions_def=DAILY,
+    backfill_policy=SINGLE_RUN,
+    dagster_dbt_translator=TRANSLATOR,
+    pool=POOL,
+    name="daily_marts",
+)
+def daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    """Publishes the checked daily increments and (re)creates the analyst views over the marts."""
+    yield from _build(context, dbt, warehouse, "build")
