@@ -71,7 +71,7 @@ demo: setup ## Migrate, seed, generate 3 days of usage into data/landing/ and in
 	$(RUN) platformctl generate-usage --days 3 --max-late-days 2 --output $(DEMO_LANDING)/; \
 	$(RUN) platformctl ingest $(DEMO_LANDING)/usage-*.ndjson
 
-test: dagster-home ## Run the test suite (needs PostgreSQL: see `make db-up`)
+test: dagster-home dbt-parse ## Run the test suite (needs PostgreSQL: see `make db-up`)
 	@status=0; $(RUN) pytest $(PYTEST_ARGS) || status=$$?; \
 	if [[ $$status -eq 5 && "$(ALLOW_NO_TESTS)" == 1 ]]; then \
 		echo "make test: pytest collected no tests (exit 5); nothing ran, nothing failed." >&2; \

@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pytest
+from warehouse_helpers import warehouse_rows
 
 from dagster_project.lib.generate import GenerateOptions, generate_usage
 from dagster_project.lib.ingest import ingest_file
@@ -22,6 +24,10 @@ from dagster_project.lib.rollup.ranges import HourRange
 from dagster_project.lib.seeds import seed_database
 
 KEY = "test-pseudonym-key"
+MEASURES = (
+    "requests, successful_requests, failed_requests, input_tokens, output_tokens, cost_usd, "
+    "latency_ms_p50, latency_ms_p95"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +37,9 @@ class World:
     manifest: dict
 
 
-def build_world(operational_url: str, tmp_path: Path, *, days: int = 2, per_hour: float = 12) -> World:
+def build_world(
+    operational_url: str, tmp_path: Path, *, days: int = 2, per_hour: float = 12
+) -> World:
     seed_database(operational_url, analytics=False, actor="test-analytics")
     start = datetime.now(UTC).date() - timedelta(days=days)
     manifest = generate_usage(
@@ -77,7 +85,9 @@ def expected_marts(operational_url: str, hours: HourRange, grain: str) -> dict[t
     groups: dict[tuple, list] = defaultdict(list)
     for occurred, org, model, status, tin, tout, cost, latency in rows:
         moment = occurred.astimezone(UTC)
-        period = moment.replace(minute=0, second=0, microsecond=0) if grain == "hour" else moment.date()
+        period = (
+            moment.replace(minute=0, second=0, microsecond=0) if grain == "hour" else moment.date()
+        )
         groups[(period, org, model)].append((status, tin, tout, cost, latency))
     out = {}
     for key, events in groups.items():
@@ -94,3 +104,20 @@ def normalise_period(value) -> datetime | date:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return value
+
+
+def marts(url: str, relation: str, period: str) -> dict[tuple, tuple]:
+    rows = warehouse_rows(
+        url, f"SELECT {period}, organization_id, model_id, {MEASURES} FROM marts.{relation}"
+    )
+    return {(normalise_period(r[0]), str(r[1]), str(r[2])): tuple(r[3:]) for r in rows}
+
+
+def assert_marts_equal(actual: dict, expected: dict) -> None:
+    assert actual.keys() == expected.keys()
+    for key, want in expected.items():
+        got = actual[key]
+        assert got[:6] == want[:6], key  # counts and cost: exact
+        # percentiles: exact interpolation, rounded to 2 decimals by the marts (dbt/macros/percentile.sql)
+        assert float(got[6]) == pytest.approx(want[6], abs=0.0051), key
+        assert float(got[7]) == pytest.approx(want[7], abs=0.0051), key

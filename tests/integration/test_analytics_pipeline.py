@@ -11,7 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from analytics_world import KEY, build_world, expected_marts, migrate_warehouse, normalise_period
+from analytics_world import (
+    KEY,
+    assert_marts_equal,
+    build_world,
+    expected_marts,
+    marts,
+    migrate_warehouse,
+    normalise_period,
+)
 from psycopg import errors
 from warehouse_helpers import warehouse_rows
 
@@ -22,7 +30,6 @@ from dagster_project.lib.rollup.late import touched_since
 from dagster_project.lib.rollup.ranges import HOUR, HourRange, collapse
 
 pytestmark = pytest.mark.slow
-MEASURES = "requests, successful_requests, failed_requests, input_tokens, output_tokens, cost_usd, latency_ms_p50, latency_ms_p95"
 
 
 @pytest.fixture(scope="module")
@@ -47,42 +54,32 @@ def rolled_up(request, world, tmp_path_factory, pg_server_url):
     return url, report
 
 
-def _marts(url: str, relation: str, period: str) -> dict[tuple, tuple]:
-    rows = warehouse_rows(
-        url, f"SELECT {period}, organization_id, model_id, {MEASURES} FROM marts.{relation}"
-    )
-    return {(normalise_period(r[0]), str(r[1]), str(r[2])): tuple(r[3:]) for r in rows}
-
-
-def _assert_equal(actual: dict, expected: dict) -> None:
-    assert actual.keys() == expected.keys()
-    for key, want in expected.items():
-        got = actual[key]
-        assert got[:6] == want[:6], key  # counts and cost: exact
-        # percentiles: exact interpolation, rounded to 2 decimals by the marts (dbt/macros/percentile.sql)
-        assert float(got[6]) == pytest.approx(want[6], abs=0.0051), key
-        assert float(got[7]) == pytest.approx(want[7], abs=0.0051), key
-
-
 def test_every_mart_row_equals_an_independent_recomputation(world, rolled_up):
     url, report = rolled_up
     assert report.passed and world.manifest["totals"]["late"] > 0
     assert world.manifest["totals"]["duplicates"] > 0 and world.manifest["totals"]["invalid"] > 0
-    _assert_equal(_marts(url, "usage_hourly", "hour_start"), expected_marts(world.operational_url, world.hours, "hour"))
-    _assert_equal(_marts(url, "usage_daily", "day"), expected_marts(world.operational_url, world.hours, "day"))
+    assert_marts_equal(
+        marts(url, "usage_hourly", "hour_start"),
+        expected_marts(world.operational_url, world.hours, "hour"),
+    )
+    assert_marts_equal(
+        marts(url, "usage_daily", "day"), expected_marts(world.operational_url, world.hours, "day")
+    )
 
 
 def test_a_rerun_of_the_same_hours_changes_nothing_but_the_build(world, rolled_up):
     url, _ = rolled_up
-    before = _marts(url, "usage_hourly", "hour_start")
+    before = marts(url, "usage_hourly", "hour_start")
     pipeline.rollup(world.operational_url, url, world.hours, pseudonym_key=KEY)
-    assert _marts(url, "usage_hourly", "hour_start") == before
+    assert marts(url, "usage_hourly", "hour_start") == before
 
 
 def test_late_events_rebuild_exactly_their_hour_and_day(world, rolled_up):
     url, _ = rolled_up
     late_hour = world.hours.end - 5 * HOUR
-    builds_before = dict(warehouse_rows(url, "SELECT DISTINCT hour_start, build_id FROM marts.usage_hourly"))
+    builds_before = dict(
+        warehouse_rows(url, "SELECT DISTINCT hour_start, build_id FROM marts.usage_hourly")
+    )
     days_before = dict(warehouse_rows(url, "SELECT DISTINCT day, build_id FROM marts.usage_daily"))
     since = datetime.now(UTC) - timedelta(seconds=1)
     org, model = _any_group(world.operational_url, late_hour)
@@ -94,9 +91,16 @@ def test_late_events_rebuild_exactly_their_hour_and_day(world, rolled_up):
     assert touched == [HourRange(late_hour, late_hour + HOUR)]
     pipeline.rollup(world.operational_url, url, touched[0], pseudonym_key=KEY)
 
-    _assert_equal(_marts(url, "usage_hourly", "hour_start"), expected_marts(world.operational_url, world.hours, "hour"))
-    _assert_equal(_marts(url, "usage_daily", "day"), expected_marts(world.operational_url, world.hours, "day"))
-    builds_after = dict(warehouse_rows(url, "SELECT DISTINCT hour_start, build_id FROM marts.usage_hourly"))
+    assert_marts_equal(
+        marts(url, "usage_hourly", "hour_start"),
+        expected_marts(world.operational_url, world.hours, "hour"),
+    )
+    assert_marts_equal(
+        marts(url, "usage_daily", "day"), expected_marts(world.operational_url, world.hours, "day")
+    )
+    builds_after = dict(
+        warehouse_rows(url, "SELECT DISTINCT hour_start, build_id FROM marts.usage_hourly")
+    )
     changed = {normalise_period(h) for h in builds_after if builds_after[h] != builds_before.get(h)}
     assert changed == {late_hour}
     days_after = dict(warehouse_rows(url, "SELECT DISTINCT day, build_id FROM marts.usage_daily"))
@@ -105,26 +109,31 @@ def test_late_events_rebuild_exactly_their_hour_and_day(world, rolled_up):
 
 def test_a_broken_increment_fails_its_check_and_publishes_nothing(world, rolled_up, monkeypatch):
     url, _ = rolled_up
-    before = _marts(url, "usage_hourly", "hour_start")
+    before = marts(url, "usage_hourly", "hour_start")
     real_run_dbt = pipeline.run_dbt
 
     def run_dbt_then_break_a_row(command, warehouse_url, **kwargs):  # the injected fault
         result = real_run_dbt(command, warehouse_url, **kwargs)
         if "usage_hourly_increment" in " ".join(command):
-            _execute(url, "UPDATE increment.usage_hourly_increment SET cost_usd = cost_usd + 0.0000000001 "
-                          "WHERE hour_start = (SELECT min(hour_start) FROM increment.usage_hourly_increment)")
+            _execute(
+                url,
+                "UPDATE increment.usage_hourly_increment SET cost_usd = cost_usd + 0.0000000001 "
+                "WHERE hour_start = (SELECT min(hour_start) FROM increment.usage_hourly_increment)",
+            )
         return result
 
     monkeypatch.setattr(pipeline, "run_dbt", run_dbt_then_break_a_row)
     with pytest.raises(pipeline.RollupCheckFailed, match="hourly_reconciles"):
         pipeline.rollup(world.operational_url, url, world.hours, pseudonym_key=KEY)
-    assert _marts(url, "usage_hourly", "hour_start") == before
+    assert marts(url, "usage_hourly", "hour_start") == before
 
 
 def test_the_analyst_role_reads_the_marts_and_nothing_else(rolled_up, role_url):
     url, _ = rolled_up
     if url.startswith("duckdb:"):
-        pytest.skip("DuckDB has no roles: analysts open the published snapshot (test_rollup_snapshot.py)")
+        pytest.skip(
+            "DuckDB has no roles: analysts open the published snapshot (test_rollup_snapshot.py)"
+        )
     with psycopg.connect(role_url(url, "platform_analyst"), autocommit=True) as conn:
         for view in ("usage_hourly", "usage_daily", "usage_daily_breakdown", "usage_by_org_day",
                      "cost_by_model_month", "budget_consumption", "top_keys"):  # fmt: skip

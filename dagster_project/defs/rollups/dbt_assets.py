@@ -1,4 +1,4 @@
-"""dbt models (dbt/) as Dagster assets, split where a blocking check must stand between them:
+r"""dbt models (dbt/) as Dagster assets, split where a blocking check must stand between them:
 
     landing.* -> staging.stg_* -> increment.usage_hourly_increment --(checks)--> marts.usage_hourly
                               \-> increment.usage_daily*_increment --(checks)--> marts.usage_daily*
@@ -52,7 +52,10 @@ def _build(
     ranges = (
         [run_range(context)] if context.has_partition_key_range or context.has_partition_key else []
     )
-    args = [command, "--vars", json.dumps(dbt_vars(ranges, context.run.run_id))]
+    # cautious: a dbt test runs only when all its parents are built in this step (a test of
+    # usage_daily_increment also reads stg_models, and must wait for the daily step).
+    args = [command, "--vars", json.dumps(dbt_vars(ranges, context.run.run_id)),
+            "--indirect-selection", "cautious"]  # fmt: skip
     with warehouse.dbt_environment():
         yield from dbt.cli(args, context=context, target_path=warehouse.dbt_target_path()).stream()
 

@@ -9,7 +9,6 @@ from dagster_project.defs.rollups.dbt_assets import (
     hourly_increment,
     hourly_marts,
 )
-from dagster_project.defs.rollups.partitions import DAILY, HOURLY
 from dagster_project.defs.warehouse.assets import warehouse_landing
 
 # One process: every step writes the same warehouse one after the other (pool `warehouse`), and
@@ -19,7 +18,6 @@ hourly_rollup_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         warehouse_landing, hourly_increment, hourly_marts, analyst_snapshot
     ),
-    partitions_def=HOURLY,
     executor_def=dg.in_process_executor,
     description="Copy the range's hours to landing, rebuild them in increment.usage_hourly_"
     "increment, reconcile and validate them, then publish them to marts.usage_hourly (and the "
@@ -29,7 +27,6 @@ hourly_rollup_job = dg.define_asset_job(
 daily_rollup_job = dg.define_asset_job(
     name="daily_rollup_job",
     selection=dg.AssetSelection.assets(daily_increment, daily_marts, analyst_snapshot),
-    partitions_def=DAILY,
     executor_def=dg.in_process_executor,
     description="Rebuild the range's days from landing, reconcile and validate them, publish them "
     "to the daily marts, refresh the analyst views (and the DuckDB snapshot).",

@@ -61,6 +61,8 @@ def warehouse_landing(
         metadata={
             "events_loaded": report.events,
             "hours_replaced": hours.hours,
+            "cost_usd": float(report.fingerprint_cost_usd),  # for the plot; exact in the marts
+            "mismatched_hours": len(report.mismatched_hours),
             "rows_per_second": report.rows_per_second,
             "duration_s": report.seconds,
             "range": str(hours),
