@@ -27,7 +27,7 @@ DEFAULT_DATABASE_URL := postgresql://postgres@127.0.0.1:5432/platform
 WITH_POSTGRES := pg_env=$$(.ci/ensure-postgres); eval "$$pg_env"; \
 	export DATABASE_URL="$${DATABASE_URL:-$(DEFAULT_DATABASE_URL)}";
 
-.PHONY: help setup dagster-home dbt-parse demo test bench db-up db-migrate-status db-docs-generate \
+.PHONY: help setup dagster-home dbt-parse demo analytics-verify test bench db-up db-migrate-status db-docs-generate \
 	db-docs-validate ui lint clean
 
 help: ## List the targets
@@ -64,12 +64,30 @@ DEMO_LANDING ?= data/landing
 # event falls in the daily partitions the migration creates (the last 7 days).
 # Ingestion is idempotent (a file's batch identity is its content hash), so running the demo
 # twice stores nothing twice; compare its summary with $(DEMO_LANDING).manifest.json.
-demo: setup ## Migrate, seed, generate 3 days of usage into data/landing/ and ingest it
+demo: setup ## Migrate, seed, generate 3 days of usage, ingest it, roll it up into the warehouse
 	@$(WITH_POSTGRES) \
 	$(RUN) dagster job execute -m dagster_project -j migrate_job; \
 	$(RUN) platformctl seed; \
 	$(RUN) platformctl generate-usage --days 3 --max-late-days 2 --output $(DEMO_LANDING)/; \
-	$(RUN) platformctl ingest $(DEMO_LANDING)/usage-*.ndjson
+	$(RUN) platformctl ingest $(DEMO_LANDING)/usage-*.ndjson; \
+	$(RUN) platformctl rollup --from "$$(date -u -d '3 days ago' +%F)" --to "$$(date -u +%F)"
+
+# Seed 003's independent test of the analytics (US3): from an empty (or absent) operational
+# database and warehouse, whatever DATABASE_URL and WAREHOUSE_URL name: migrate both, seed,
+# generate two days of traffic with late, duplicate and invalid events, ingest, roll up. The
+# rollup reconciles every hour and day with the operational events and rollups and runs the
+# Great Expectations suites; any mismatch exits non-zero. Safe to repeat (all steps idempotent).
+VERIFY_DIR ?= .data/analytics-verify
+analytics-verify: setup ## Migrate, seed, ingest sample traffic, roll up, reconcile, validate (exit 1 on any mismatch)
+	@$(WITH_POSTGRES) \
+	$(RUN) platformctl migrate up --target operational; \
+	$(RUN) platformctl migrate up --target analytics; \
+	$(RUN) platformctl seed; \
+	$(RUN) platformctl generate-usage --days 2 --max-late-days 1 --duplicate-fraction 0.02 \
+		--invalid-fraction 0.01 --events-per-hour 200 --output $(VERIFY_DIR)/; \
+	$(RUN) platformctl ingest $(VERIFY_DIR)/usage-*.ndjson; \
+	$(RUN) platformctl rollup --from "$$(date -u -d '2 days ago' +%F)" --to "$$(date -u +%F)"; \
+	echo "analytics-verify: every hour and day reconciled and validated on $$WAREHOUSE_URL"
 
 test: dagster-home dbt-parse ## Run the test suite (needs PostgreSQL: see `make db-up`)
 	@status=0; $(RUN) pytest $(PYTEST_ARGS) || status=$$?; \

@@ -64,7 +64,7 @@ def rollup_command(
             if not as_json:
                 mark = "ok" if stage.passed else "FAILED"
                 progress.console.print(
-                    f"{stage.stage:<9} {mark:<6} {stage.seconds:>7.2f} s  {stage.summary}"
+                    f"{stage.stage:<15} {mark:<6} {stage.seconds:>7.2f} s  {stage.summary}"
                 )
 
         report = rollup(
