@@ -371,8 +371,11 @@ def validate(
                 name=suite_name, query=select
             ).add_batch_definition_whole_table("rows")
             parameters = None
+        # One definition per engine and suite: a process that validates both engines (the test
+        # suite does) must not update a definition whose batch lives in the other datasource
+        # (GX then fails to resolve the old one's asset).
         definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+            gx.ValidationDefinition(name=f"{engine}_{suite_name}", data=batch, suite=suite)
         )
         result = definition.run(
             batch_parameters=parameters,
