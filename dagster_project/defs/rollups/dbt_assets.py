@@ -19,6 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_project.defs.common.dbt_project import dbt_project
 from dagster_project.defs.common.resources import Warehouse
 from dagster_project.defs.rollups.partitions import DAILY, HOURLY, SINGLE_RUN, run_range
+from dagster_project.lib.rollup.metrics import RELATIONS, range_totals
 from dagster_project.lib.rollup.ranges import dbt_vars
 
 OWNERS = ["team:data-platform"]
@@ -49,15 +50,34 @@ TRANSLATOR = Translator()
 def _build(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, command: str
 ) -> Iterator[Any]:
-    ranges = (
-        [run_range(context)] if context.has_partition_key_range or context.has_partition_key else []
+    hours = (
+        run_range(context) if context.has_partition_key_range or context.has_partition_key else None
     )
     # cautious: a dbt test runs only when all its parents are built in this step (a test of
     # usage_daily_increment also reads stg_models, and must wait for the daily step).
-    args = [command, "--vars", json.dumps(dbt_vars(ranges, context.run.run_id)),
+    args = [command, "--vars", json.dumps(dbt_vars([hours] if hours else [], context.run.run_id)),
             "--indirect-selection", "cautious"]  # fmt: skip
+    events, failure = [], None
     with warehouse.dbt_environment():
-        yield from dbt.cli(args, context=context, target_path=warehouse.dbt_target_path()).stream()
+        # Held until dbt exits: the totals below open the warehouse, which DuckDB lets one
+        # process hold at a time.
+        try:
+            for event in dbt.cli(
+                args, context=context, target_path=warehouse.dbt_target_path()
+            ).stream():
+                events.append(event)
+        except Exception as exc:  # dbt failed: report what it did build, then fail the step
+            failure = exc
+    outputs = {dg.AssetKey(name.split(".")).to_python_identifier(): name for name in RELATIONS}
+    for event in events:
+        relation = outputs.get(getattr(event, "output_name", ""))
+        if hours and relation and failure is None:
+            totals = range_totals(warehouse.url, relation, hours)
+            event = event.with_metadata({**event.metadata, **totals.as_metadata(),
+                                         "hours_rebuilt": hours.hours})  # fmt: skip
+        yield event
+    if failure is not None:
+        raise failure
 
 
 @dbt_assets(

@@ -131,7 +131,12 @@ def _stages(operational_url, warehouse_url, part, build_id, pseudonym_key, dbt_t
         ]),
     ):  # fmt: skip
         started = time.monotonic()
-        run_dbt(["build", *select, *CAUTIOUS], warehouse_url, dbt_vars=variables, explicit_target=dbt_target)
+        run_dbt(
+            ["build", *select, *CAUTIOUS],
+            warehouse_url,
+            dbt_vars=variables,
+            explicit_target=dbt_target,
+        )
         yield StageResult(f"rebuild {grain}", _since(started), f"increment of {part}")
 
         started = time.monotonic()
@@ -146,7 +151,12 @@ def _stages(operational_url, warehouse_url, part, build_id, pseudonym_key, dbt_t
         )
 
         started = time.monotonic()
-        run_dbt(["build", *publish, *CAUTIOUS], warehouse_url, dbt_vars=variables, explicit_target=dbt_target)
+        run_dbt(
+            ["build", *publish, *CAUTIOUS],
+            warehouse_url,
+            dbt_vars=variables,
+            explicit_target=dbt_target,
+        )
         yield StageResult(f"publish {grain}", _since(started), publish[1])
 
 
