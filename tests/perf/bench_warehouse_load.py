@@ -45,7 +45,7 @@ WINDOW = (DAY0, DAY0 + timedelta(days=2))
 INSERT_EVENTS = """
 INSERT INTO app.usage_events (occurred_at, organization_id, user_id, api_key_id, model_id,
     input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata)
-SELECT %(day0)s::timestamptz + ((i - 1) * (172800.0 / %(n)s)) * interval '1 second',
+SELECT %(day0)s::timestamptz + ((i - 1) * (%(span)s::float8 / %(n)s)) * interval '1 second',
        o.id, NULL, NULL, m.id, i %% 5000, i %% 900, 100 + i %% 3000, 'bench-' || i,
        'chat.completions', CASE WHEN i %% 50 = 0 THEN 'error' ELSE 'success' END,
        CASE WHEN i %% 100 = 0 THEN 'rate_limited' END, (i %% 5000) * 0.0000025,
@@ -117,7 +117,11 @@ def _migrated(url: str, target: str) -> None:
     Runner(target, config=config, url=url, actor="bench").up()
 
 
-def operational(base: str) -> str:
+def operational(
+    base: str, *, start: datetime = DAY0, seconds: int = 172_800, events: int = EVENTS
+) -> str:
+    """A migrated, seeded scratch operational database with `events` spread evenly over
+    `seconds` from `start`; the caller drops it."""
     from dagster_project.lib.seeds import seed_database
 
     url = with_database(base, f"bench_wh_op_{os.getpid()}")
@@ -127,9 +131,9 @@ def operational(base: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "SELECT app.ensure_usage_partitions(%s::date, %s::date)",
-            (WINDOW[0].date(), WINDOW[1].date()),
+            (start.date(), (start + timedelta(seconds=seconds)).date() + timedelta(days=1)),
         )
-        conn.execute(INSERT_EVENTS, {"day0": DAY0, "n": EVENTS})
+        conn.execute(INSERT_EVENTS, {"day0": start, "n": events, "span": seconds})
         conn.execute("VACUUM ANALYZE app.usage_events")
     return url
 
