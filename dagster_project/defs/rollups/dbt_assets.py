@@ -19,8 +19,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_project.defs.common.dbt_project import dbt_project
 from dagster_project.defs.common.resources import Warehouse
 from dagster_project.defs.rollups.partitions import DAILY, HOURLY, SINGLE_RUN, run_range
+from dagster_project.lib.rollup import steps
 from dagster_project.lib.rollup.metrics import RELATIONS, range_totals
 from dagster_project.lib.rollup.ranges import dbt_vars
+from dagster_project.lib.rollup.steps import DbtStep
 
 OWNERS = ["team:data-platform"]
 GROUPS = {"landing": "warehouse", "staging": "warehouse", "increment": "rollups", "marts": "marts"}
@@ -80,62 +82,25 @@ def _build(
         raise failure
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="path:models/staging rollup_build_hourly usage_hourly_increment",
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    dagster_dbt_translator=TRANSLATOR,
-    pool=POOL,
-    name="hourly_increment",
-)
-def hourly_increment(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """Staging views and the hours of this run's range, rolled up from landing."""
-    yield from _build(context, dbt, warehouse, "build")
+def _step_assets(step: DbtStep) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select=step.select,
+        exclude=step.exclude or None,
+        partitions_def=HOURLY if step.grain == "hourly" else DAILY,
+        backfill_policy=SINGLE_RUN,
+        dagster_dbt_translator=TRANSLATOR,
+        pool=POOL,
+        name=step.name,
+    )
+    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        yield from _build(context, dbt, warehouse, "build")
+
+    return _assets
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="usage_hourly",
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    dagster_dbt_translator=TRANSLATOR,
-    pool=POOL,
-    name="hourly_marts",
-)
-def hourly_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """Publishes the checked hourly increment: the range's hours replaced in marts.usage_hourly."""
-    yield from _build(context, dbt, warehouse, "build")
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="rollup_build_daily usage_daily_increment usage_daily_breakdown_increment",
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-    dagster_dbt_translator=TRANSLATOR,
-    pool=POOL,
-    name="daily_increment",
-)
-def daily_increment(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """The days of this run's range, rolled up from the events (percentiles don't add up)."""
-    yield from _build(context, dbt, warehouse, "build")
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="path:models/marts",
-    exclude="usage_hourly",
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-    dagster_dbt_translator=TRANSLATOR,
-    pool=POOL,
-    name="daily_marts",
-)
-def daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """Publishes the checked daily increments and (re)creates the analyst views over the marts."""
-    yield from _build(context, dbt, warehouse, "build")
+hourly_increment = _step_assets(steps.HOURLY_INCREMENT)
+hourly_marts = _step_assets(steps.HOURLY_MARTS)
+daily_increment = _step_assets(steps.DAILY_INCREMENT)
+daily_marts = _step_assets(steps.DAILY_MARTS)

@@ -22,22 +22,13 @@ from datetime import timedelta
 
 from dagster_project.lib.db import urls
 from dagster_project.lib.errors import PlatformError
+from dagster_project.lib.rollup import steps
 from dagster_project.lib.rollup.dbt import run_dbt
 from dagster_project.lib.rollup.ranges import HourRange, dbt_vars
 
 # 7 days per dbt invocation: a week of hourly rollups is one set-based statement per model
 # (seconds), and a month-long backfill still reports progress four times.
 CHUNK = timedelta(days=7)
-# dbt selections, one invocation each; the Dagster assets (defs/rollups/dbt_assets.py) split
-# the project the same way.
-HOURLY_INCREMENT = ["--select", "path:models/staging rollup_build_hourly usage_hourly_increment"]
-HOURLY_MARTS = ["--select", "usage_hourly"]
-DAILY_INCREMENT = [
-    "--select",
-    "rollup_build_daily usage_daily_increment usage_daily_breakdown_increment",
-]
-CAUTIOUS = ["--indirect-selection", "cautious"]
-DAILY_MARTS = ["--select", "path:models/marts", "--exclude", "usage_hourly"]
 
 
 class RollupCheckFailed(PlatformError):
@@ -119,20 +110,21 @@ def _stages(operational_url, warehouse_url, part, build_id, pseudonym_key, dbt_t
     )
 
     variables = dbt_vars([part], build_id)
-    for grain, select, publish, outcomes in (
-        ("hourly", HOURLY_INCREMENT, HOURLY_MARTS, lambda: [
+    for increment, publish, outcomes in (
+        (steps.HOURLY_INCREMENT, steps.HOURLY_MARTS, lambda: [
             checks.suite(operational_url, warehouse_url, "landing", part),
             checks.hourly_reconciliation(operational_url, warehouse_url, part),
             checks.suite(operational_url, warehouse_url, "hourly", part, build_id),
         ]),
-        ("daily", DAILY_INCREMENT, DAILY_MARTS, lambda: [
+        (steps.DAILY_INCREMENT, steps.DAILY_MARTS, lambda: [
             checks.daily_reconciliation(operational_url, warehouse_url, part),
             checks.suite(operational_url, warehouse_url, "daily", part, build_id),
         ]),
     ):  # fmt: skip
+        grain = increment.grain
         started = time.monotonic()
         run_dbt(
-            ["build", *select, *CAUTIOUS],
+            ["build", *increment.cli_args()],
             warehouse_url,
             dbt_vars=variables,
             explicit_target=dbt_target,
@@ -152,12 +144,12 @@ def _stages(operational_url, warehouse_url, part, build_id, pseudonym_key, dbt_t
 
         started = time.monotonic()
         run_dbt(
-            ["build", *publish, *CAUTIOUS],
+            ["build", *publish.cli_args()],
             warehouse_url,
             dbt_vars=variables,
             explicit_target=dbt_target,
         )
-        yield StageResult(f"publish {grain}", _since(started), publish[1])
+        yield StageResult(f"publish {grain}", _since(started), publish.select)
 
 
 def _since(started: float) -> float:
