@@ -76,6 +76,10 @@ class SuiteSpec:
     daily: bool = False
 
 
+# The hourly and daily increments' columns that are never null, besides their time column.
+ROLLUP_NOT_NULL = ("organization_id", "model_id", "model", "build_id", "requests",
+                   "successful_requests", "failed_requests", "input_tokens", "output_tokens",
+                   "cost_usd_e10")  # fmt: skip
 SUITES: dict[str, SuiteSpec] = {
     "landing": SuiteSpec(
         relation="landing.usage_events",
@@ -97,38 +101,14 @@ SUITES: dict[str, SuiteSpec] = {
         relation="increment.usage_hourly_increment",
         sql="suite_hourly.sql",
         grain=("hour_start", "organization_id", "model_id"),
-        not_null=(
-            "hour_start",
-            "organization_id",
-            "model_id",
-            "model",
-            "build_id",
-            "requests",
-            "successful_requests",
-            "failed_requests",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd_e10",
-        ),  # fmt: skip
+        not_null=("hour_start", *ROLLUP_NOT_NULL),
         time_column="hour_start",
     ),
     "daily": SuiteSpec(
         relation="increment.usage_daily_increment",
         sql="suite_daily.sql",
         grain=("day", "organization_id", "model_id"),
-        not_null=(
-            "day",
-            "organization_id",
-            "model_id",
-            "model",
-            "build_id",
-            "requests",
-            "successful_requests",
-            "failed_requests",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd_e10",
-        ),  # fmt: skip
+        not_null=("day", *ROLLUP_NOT_NULL),
         time_column="day_start",
         daily=True,
     ),
