@@ -55,6 +55,7 @@ from decimal import Decimal
 from typing import Any
 
 from dagster_project.lib.db.postgres import connect
+from dagster_project.lib.rollup.late import touched_since
 from dagster_project.lib.rollup.ranges import (
     HOUR,
     HourRange,
@@ -139,11 +140,8 @@ def touched_hour_ranges(
     collapsed into contiguous [start, end) ranges (one reload per range, not per hour)."""
     if lookback < timedelta(0):
         raise WarehouseError(f"lookback {lookback} is negative")
-    with connect(operational_url, autocommit=True) as op:
-        op.execute(f"SET ROLE {common.LOADER_ROLE}")
-        rows = op.execute(common.sql_text("touched_hours.sql"),
-                          {"since": _aware(since, "since") - lookback}).fetchall()  # fmt: skip
-    return collapse(h for (h,) in rows)
+    touches = touched_since(operational_url, _aware(since, "since") - lookback)
+    return collapse(t.event_hour for t in touches)
 
 
 def normalise_ranges(ranges: Iterable[RangeLike]) -> tuple[HourRange, ...]:
