@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -93,11 +94,18 @@ def test_an_empty_range_loads_zero_hours_and_keeps_other_hours(seeded, warehouse
     assert_exact(seeded, warehouse_url)
 
 
-def _cli_load(op: str, wh: str, env: dict) -> subprocess.Popen:
+def _cli_load(op: str, wh: str, pause_marker: Path | None = None) -> subprocess.Popen:
+    # With a marker: the loader pauses (and writes it) after the events, before the commit, a
+    # fault the test injects (tests/integration/paused_cli.py), not a hook in the loader.
+    runner = (
+        [str(Path(__file__).with_name("paused_cli.py")), str(pause_marker)]
+        if pause_marker
+        else ["-m", "dagster_project.cli"]
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "dagster_project.cli", "warehouse", "load", "--from", "2000-01-01",
+        [sys.executable, *runner, "warehouse", "load", "--from", "2000-01-01",
          "--to", "2100-01-01", "--database-url", op, "--warehouse-url", wh, "--json"],
-        env={**os.environ, "WAREHOUSE_PSEUDONYM_KEY": KEY.decode(), **env},
+        env={**os.environ, "WAREHOUSE_PSEUDONYM_KEY": KEY.decode()},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -111,8 +119,7 @@ def test_a_loader_killed_mid_load_leaves_the_last_load_then_a_rerun_is_exact(
     with psycopg.connect(seeded, autocommit=True) as conn:
         conn.execute("UPDATE app.organizations SET name = name || ' renamed'")
     marker = tmp_path / "paused"
-    process = _cli_load(seeded, warehouse_url, {"PLATFORM_WAREHOUSE_TEST_PAUSE": "before_commit",
-                                                "PLATFORM_WAREHOUSE_TEST_MARKER": str(marker)})  # fmt: skip
+    process = _cli_load(seeded, warehouse_url, pause_marker=marker)
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
@@ -127,7 +134,7 @@ def test_a_loader_killed_mid_load_leaves_the_last_load_then_a_rerun_is_exact(
     assert after_crash == before
     assert len(stale_hours(seeded, warehouse_url, SINCE, UNTIL)) == 1
 
-    rerun = _cli_load(seeded, warehouse_url, {})
+    rerun = _cli_load(seeded, warehouse_url)
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert b'"events": 2542' in out

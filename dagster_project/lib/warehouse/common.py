@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from dagster_project.lib.rollup.ranges import HourRange, iso
 from dagster_project.lib.sqlfiles import read_sql
@@ -83,15 +80,3 @@ def loaded_hours_rows(job: Job, fingerprint: dict[datetime, tuple[int, Decimal]]
     return [(h, *fingerprint.get(h, zero), loaded_at, job.load_id) for h in job.hours()]
 
 
-def test_pause(point: str) -> None:
-    """Tests only: PLATFORM_WAREHOUSE_TEST_PAUSE=<point> makes the loader write the file named by
-    PLATFORM_WAREHOUSE_TEST_MARKER and sleep there, so a test can kill -9 it at a known point."""
-    if os.environ.get("PLATFORM_WAREHOUSE_TEST_PAUSE") != point:
-        return
-    marker = os.environ.get("PLATFORM_WAREHOUSE_TEST_MARKER")
-    if marker:
-        Path(marker).write_text(str(os.getpid()))
-    time.sleep(3600)
-
-
-test_pause.__test__ = False  # not a test, despite its name

@@ -60,7 +60,6 @@ def _load(cur: Any, wh: duckdb.DuckDBPyConnection, job: Job, types: dict) -> Lan
     for table in job.dimensions:
         wh.execute(f"DELETE FROM {table.target}")
         landed.dimensions[table.name] = copy(cur, wh, table, types, None)
-    common.test_pause("before_commit")
     wh.execute("COMMIT")
     cur.execute("COMMIT")
     return landed

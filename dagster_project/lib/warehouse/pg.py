@@ -49,7 +49,6 @@ def _load(op: psycopg.Connection, wh: psycopg.Connection, job: Job, types: dict)
     for table in job.dimensions:
         wh.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier("landing", table.name)))
         landed.dimensions[table.name] = pipe(op, wh, table, types, None)
-    common.test_pause("before_commit")
     op.execute("COMMIT")
     return landed
 
