@@ -1,7 +1,8 @@
 {#- Analyst view: every budget per period (its UTC day or calendar month), consumption against the
     limits. Periods with usage, plus the current one, from the budget's creation on. Tokens =
     input + output, as the application's budget check counts them. The flags compare exactly
-    (decimals): consumption >= limit × threshold. -#}
+    (decimals): consumption >= limit × threshold. A view over the table budget_usage: the current
+    period (and is_current) follow today's date at query time. -#}
 {{ config(materialized='view') }}
 with budgets as (
     select
@@ -11,16 +12,7 @@ with budgets as (
 ),
 
 usage_by_period as (
-    select
-        b.id as budget_id,
-        case when b.period = 'day' then d.day else {{ month_of('d.day') }} end as period_start,
-        cast(sum(d.input_tokens + d.output_tokens) as bigint) as tokens,
-        cast(sum(d.cost_usd) as decimal(38, 10)) as cost_usd
-    from budgets as b
-    inner join {{ ref('usage_daily') }} as d
-        on d.organization_id = b.organization_id
-        and (b.model_id is null or d.model_id = b.model_id)
-    group by b.id, case when b.period = 'day' then d.day else {{ month_of('d.day') }} end
+    select budget_id, period_start, tokens, cost_usd from {{ ref('budget_usage') }}
 ),
 
 current_periods as (

@@ -1,5 +1,7 @@
-{#- Analyst view: usage and cost per model and calendar month (UTC), all organizations together. -#}
-{{ config(materialized='view') }}
+{#- Analyst relation: usage and cost per model and calendar month (UTC), all organizations
+    together.
+    A table rebuilt by every daily publication (macros/usage_rollup.sql, analyst_table_config). -#}
+{{ analyst_table_config([{'columns': ['month']}]) }}
 select
     {{ month_of('d.day') }} as month,
     d.model_id,

@@ -1,6 +1,7 @@
-{#- Analyst view: API keys ranked by cost within their organization and calendar month (UTC).
-    Requests made without a key are left out. -#}
-{{ config(materialized='view') }}
+{#- Analyst relation: API keys ranked by cost within their organization and calendar month (UTC).
+    Requests made without a key are left out.
+    A table rebuilt by every daily publication (macros/usage_rollup.sql, analyst_table_config). -#}
+{{ analyst_table_config([{'columns': ['organization_id', 'month']}, {'columns': ['month']}]) }}
 with per_key as (
     select
         {{ month_of('b.day') }} as month,

@@ -1,5 +1,6 @@
-{#- Analyst view: usage per organization and UTC day, all models together. -#}
-{{ config(materialized='view') }}
+{#- Analyst relation: usage per organization and UTC day, all models together.
+    A table rebuilt by every daily publication (macros/usage_rollup.sql, analyst_table_config). -#}
+{{ analyst_table_config([{'columns': ['organization_id', 'day']}, {'columns': ['day']}]) }}
 select
     d.day,
     d.organization_id,
