@@ -22,7 +22,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 KEY_ENV = "WAREHOUSE_PSEUDONYM_KEY"
 # The value configs/migrate.example.env documents; for local warehouses only.
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-not-secret"
-DEFAULT_WAREHOUSE_URL = "duckdb:///.data/warehouse.duckdb"
 
 warehouse_app = typer.Typer(
     help="Warehouse load: usage events by whole UTC hours, and the dimensions, into `landing`.",
@@ -50,6 +49,8 @@ def pseudonym_key() -> bytes:
 
 
 def warehouse_url(explicit: str | None) -> str:
+    from dagster_project.lib.db.urls import DEFAULT_WAREHOUSE_URL
+
     return explicit or os.environ.get("WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL
 
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from dagster_project.lib.paths import PROJECT_ROOT
+from dagster_project.lib.rollup.dbt import DBT_PROJECT_DIR
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 GRAPH_TARGET = "duckdb"
 
 

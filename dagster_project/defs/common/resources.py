@@ -16,7 +16,6 @@ instances, so every stage reads the same configuration.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +24,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from pydantic import Field
 
-from dagster_project.defs.common.dbt_project import DBT_PROJECT_DIR
 from dagster_project.lib.db import urls
+from dagster_project.lib.rollup.dbt import DBT_PROJECT_DIR, dbt_executable
 
 
 class OperationalDatabase(dg.ConfigurableResource):
@@ -89,11 +88,6 @@ class Warehouse(dg.ConfigurableResource):
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-
-
-def dbt_executable() -> str:
-    """The venv's dbt, next to the Python running Dagster (PATH may not hold the venv)."""
-    return str(Path(sys.executable).with_name("dbt"))
 
 
 OPERATIONAL_DB = OperationalDatabase(url=dg.EnvVar("DATABASE_URL"))

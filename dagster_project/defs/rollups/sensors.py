@@ -47,24 +47,28 @@ def late_events_sensor(context: dg.SensorEvaluationContext, operational_db: Oper
     seen: dict[str, int] = state.get("seen", {})
     first_hour = HOURLY.start
     touches = touched_since(operational_db.url, watermark - LOOKBACK)
-    late_hours, still_seen = [], {}
+    late_hours, still_seen, new_touches = [], {}, []
     for touch in touches:
         key = f"{touch.organization_id}/{iso(touch.event_hour)}"
         still_seen[key] = touch.rows_added
         too_late = touch.last_touched_at >= touch.event_hour + HOUR + SCHEDULED_AFTER_END
         if too_late and touch.event_hour >= first_hour and seen.get(key) != touch.rows_added:
             late_hours.append(touch.event_hour)
+            new_touches.append(f"{key}={touch.rows_added}")
     new_watermark = max([watermark, *(t.last_touched_at for t in touches)])
     context.update_cursor(json.dumps({"watermark": iso(new_watermark), "seen": still_seen}))
     if not late_hours:
         return dg.SkipReason(f"no late events since {iso(watermark - LOOKBACK)}")
+    # The run key names the touches that caused the run: should the cursor update be lost, the
+    # next tick asks for the same runs again and Dagster skips them.
+    cause = ",".join(sorted(new_touches))
     requests = []
     hour_ranges = collapse(late_hours)
     for r in hour_ranges:
-        requests.append(_request(hourly_rollup_job.name, HOURLY, r.start, r.end - HOUR, r))
+        requests.append(_request(hourly_rollup_job.name, HOURLY, r.start, r.end - HOUR, cause))
     for d in merge(r.days() for r in hour_ranges):
         requests.append(
-            _request(daily_rollup_job.name, DAILY, d.start, d.end - timedelta(days=1), d)
+            _request(daily_rollup_job.name, DAILY, d.start, d.end - timedelta(days=1), cause)
         )
     context.log.info(
         f"late events in {len(late_hours)} hour(s): {', '.join(map(str, hour_ranges))}"
@@ -72,14 +76,12 @@ def late_events_sensor(context: dg.SensorEvaluationContext, operational_db: Oper
     return requests
 
 
-def _request(job_name, partitions, first, last, hours) -> dg.RunRequest:
+def _request(job_name, partitions, first, last, cause: str) -> dg.RunRequest:
     start_key = partitions.get_partition_key_for_timestamp(first.timestamp())
     end_key = partitions.get_partition_key_for_timestamp(last.timestamp())
     return dg.RunRequest(
         job_name=job_name,
-        run_key=hashlib.sha256(
-            f"{job_name}:{hours}:{datetime.now(UTC).isoformat()}".encode()
-        ).hexdigest()[:32],
+        run_key=hashlib.sha256(f"{job_name}:{first}:{last}:{cause}".encode()).hexdigest()[:32],
         tags={
             "dagster/asset_partition_range_start": start_key,
             "dagster/asset_partition_range_end": end_key,

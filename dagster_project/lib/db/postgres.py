@@ -11,6 +11,9 @@ from psycopg import sql
 from dagster_project.lib.errors import PlatformError
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
+# The read-only role that sees every tenant (migration 202612041020_warehouse_loader_role): the
+# warehouse load, the reconciliation and the late-event sensor read the operational side as it.
+LOADER_ROLE = "platform_loader"
 
 
 class DatabaseUnavailable(PlatformError, RuntimeError):

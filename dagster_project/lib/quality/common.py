@@ -13,18 +13,20 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from dagster_project.lib.db import urls
+from dagster_project.lib.db.postgres import LOADER_ROLE
 from dagster_project.lib.errors import PlatformError
+from dagster_project.lib.rollup.ranges import HourRange, merge
+from dagster_project.lib.sqlfiles import read_sql
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 # The operational side is read as the loader's role (contract: "Reconciliation reads the
 # operational side as the same role"): SELECT-only, sees every tenant through USING (true).
-OPERATIONAL_ROLE = "platform_loader"
+OPERATIONAL_ROLE = LOADER_ROLE
 
 Range = tuple[datetime, datetime]
 
@@ -35,10 +37,9 @@ class QualityInputError(PlatformError, ValueError):
     """Bad input to a quality function; the message is one line naming the problem."""
 
 
-@cache
 def sql_text(name: str) -> str:
     """The text of lib/quality/sql/<name>."""
-    return resources.files("dagster_project.lib.quality").joinpath("sql", name).read_text()
+    return read_sql("dagster_project.lib.quality", name)
 
 
 # -- ranges -------------------------------------------------------------------------------------
@@ -75,24 +76,13 @@ def normalize_ranges(ranges: Iterable[Sequence[datetime | str]]) -> list[Range]:
         parsed.append((start, end))
     if not parsed:
         raise QualityInputError("no ranges given: name the [start, end) hours to check")
-    parsed.sort()
-    merged = [parsed[0]]
-    for start, end in parsed[1:]:
-        if start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+    return [(r.start, r.end) for r in merge(HourRange(start, end) for start, end in parsed)]
 
 
 def widen_to_days(ranges: Iterable[Sequence[datetime | str]]) -> list[Range]:
     """The ranges widened to whole UTC days (what the daily models rebuild), merged."""
-    widened = []
-    for start, end in normalize_ranges(ranges):
-        first = datetime.combine(start.date(), time(), UTC)
-        last = datetime.combine(end.date(), time(), UTC)
-        widened.append((first, last if last == end else last + DAY))
-    return normalize_ranges(widened)
+    days = (HourRange(start, end).days() for start, end in normalize_ranges(ranges))
+    return [(r.start, r.end) for r in merge(days)]
 
 
 def days_of(ranges: Iterable[Sequence[datetime | str]]) -> list[date]:
@@ -170,20 +160,14 @@ def quote_relation(relation: str) -> str:
 
 
 def warehouse_engine(url: str) -> str:
-    """'duckdb' or 'postgres' for a WAREHOUSE_URL."""
-    if url.startswith("duckdb:///"):
-        return "duckdb"
-    if url.split("://", 1)[0] in (
-        "postgresql",
-        "postgres",
-        "postgresql+psycopg",
-        "postgresql+psycopg2",
-    ):
-        return "postgres"
-    scheme = url.split("://", 1)[0] if "://" in url else url[:20]
-    raise QualityInputError(
-        f"unsupported warehouse URL scheme {scheme!r}: expected duckdb:///path or postgresql://"
-    )
+    """'duckdb' or 'postgres' for a WAREHOUSE_URL (lib/db/urls.py decides)."""
+    try:
+        return urls.engine(url)
+    except urls.WarehouseURLError:
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise QualityInputError(
+            f"unsupported warehouse URL scheme {scheme!r}: expected duckdb:///path or postgresql://"
+        ) from None
 
 
 @contextmanager

@@ -132,7 +132,9 @@ class SuiteResult:
     suite_name: str
     engine: str  # 'duckdb' | 'postgres'
     passed: bool
-    statistics: dict[str, Any]  # GX: evaluated/successful/unsuccessful_expectations, success_percent
+    statistics: dict[
+        str, Any
+    ]  # GX: evaluated/successful/unsuccessful_expectations, success_percent
     failed_expectations: list[dict[str, Any]] = field(default_factory=list)  # JSON-safe
     data_docs_path: str | None = None  # the site's index.html
     duration_seconds: float = 0.0

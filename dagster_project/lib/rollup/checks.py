@@ -58,7 +58,7 @@ def suite(
         build_id=None if name == "landing" else build_id,
     )
     result = validate(warehouse_url, name, ranges, expected)
-    failed = [e.get("expectation_type") or e.get("type") or "?" for e in result.failed_expectations]
+    failed = [e["expectation"] for e in result.failed_expectations]
     return CheckOutcome(
         f"great_expectations_{name}",
         result.passed,

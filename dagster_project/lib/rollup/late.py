@@ -12,10 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from dagster_project.lib.db.postgres import connect
+from dagster_project.lib.db.postgres import LOADER_ROLE, connect
 from dagster_project.lib.sqlfiles import read_sql
-
-LOADER_ROLE = "platform_loader"
 
 
 @dataclass(frozen=True)

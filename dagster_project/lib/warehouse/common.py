@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from dagster_project.lib.db.postgres import LOADER_ROLE  # noqa: F401  (common.LOADER_ROLE)
 from dagster_project.lib.rollup.ranges import HourRange, iso
 from dagster_project.lib.sqlfiles import read_sql
 from dagster_project.lib.warehouse.export import EVENTS, ExportTable
 
-LOADER_ROLE = "platform_loader"
 # The warehouse writers' advisory lock (analytics contract): a literal, so the loader and the dbt
 # pre-hooks agree without any hashing differences.
 WAREHOUSE_LOCK = 7346001
@@ -78,5 +78,3 @@ def loaded_hours_rows(job: Job, fingerprint: dict[datetime, tuple[int, Decimal]]
     loaded_at = datetime.now(UTC)
     zero = (0, Decimal(0))
     return [(h, *fingerprint.get(h, zero), loaded_at, job.load_id) for h in job.hours()]
-
-
