@@ -268,3 +268,61 @@ def test_the_loader_role_reads_every_tenant_but_no_secret_and_writes_nothing(see
         for statement in refused:
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+def test_duckdb_refuses_an_event_landed_twice_or_outside_its_hours(seeded, tmp_path, make_db_url):
+    """DuckDB's landing has no primary key (its deletes cost ~43 µs a row): check_landed keeps
+    the key's promise before COMMIT. Faults planted in the open transaction, as a wrong copy
+    would leave them."""
+    from dagster_project.lib.warehouse import duck
+    from dagster_project.lib.warehouse.common import Job, Landed
+    from dagster_project.lib.warehouse.errors import WarehouseError
+    from dagster_project.lib.warehouse.export import export_plan, pads
+    from dagster_project.lib.warehouse.load import normalise_ranges
+
+    wh = make_warehouse("duckdb", tmp_path, make_db_url)
+    load_hours(seeded, wh, ALL_TIME, pseudonym_key=KEY, load_id="first")
+    before = everything(seeded, wh)
+    [(hour,)] = warehouse_rows(wh, "SELECT min(occurred_at) FROM landing.usage_events")
+    job = Job(normalise_ranges([(floor_hour(hour), floor_hour(hour) + HOUR)]), export_plan(),
+              pads(KEY), "check")  # fmt: skip
+    with duck.connect(wh) as conn:
+        conn.execute("BEGIN")
+        per_hour = duck.landed_per_hour(conn, job)
+        inserted = sum(per_hour.values())
+        duck.check_landed(conn, job, Landed(events=inserted, landed_per_hour=per_hour))
+        with pytest.raises(WarehouseError, match="rows outside"):
+            duck.check_landed(conn, job, Landed(events=inserted + 1, landed_per_hour=per_hour))
+        conn.execute(
+            "INSERT INTO landing.usage_events SELECT * FROM landing.usage_events "
+            f"WHERE occurred_at = TIMESTAMPTZ '{hour.isoformat()}' LIMIT 1"
+        )
+        per_hour = duck.landed_per_hour(conn, job)
+        with pytest.raises(WarehouseError, match="copied more than once"):
+            duck.check_landed(conn, job, Landed(events=inserted + 1, landed_per_hour=per_hour))
+        conn.execute("ROLLBACK")
+    assert everything(seeded, wh) == before
+    # The key is gone on DuckDB (reloads delete cheaply), NOT NULL kept; PostgreSQL keeps its key.
+    constraints = warehouse_rows(
+        wh,
+        "SELECT constraint_type, count(*) FROM duckdb_constraints() "
+        "WHERE schema_name = 'landing' AND table_name = 'usage_events' GROUP BY 1 ORDER BY 1",
+    )
+    assert constraints == [("NOT NULL", 11)]
+    load_hours(seeded, wh, ALL_TIME, pseudonym_key=KEY, load_id="again")
+    assert_exact(seeded, wh)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_analytics_migrations_roll_back_and_reapply_on_both_engines(
+    target, tmp_path, pg_server_url
+):
+    import dataclasses
+
+    from dagster_project.lib.migrations.config import load_config
+    from dagster_project.lib.migrations.cycle import smoke
+
+    url = f"duckdb:///{tmp_path / 'smoke.duckdb'}" if target == "duckdb" else pg_server_url
+    config = dataclasses.replace(load_config(), telemetry_exporter="none")
+    report = smoke("analytics", url=url, config=config)
+    assert report.ok, report.failures

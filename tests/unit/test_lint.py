@@ -468,3 +468,18 @@ def test_squawk_runs_without_network():
     )
     assert result.returncode == 1, result.stderr
     assert b"require-concurrent-index-creation" in result.stdout
+
+
+def test_table_without_primary_key_allowed_with_a_reason(migrations):
+    up = "-- lint:allow-no-primary-key rows are checked by the loader\nCREATE TABLE t (id int);\n"
+    assert lint_sql(migrations, up) == []
+
+
+def test_allow_no_primary_key_needs_a_reason_and_says_so(migrations):
+    write_pair(
+        migrations,
+        "202601010100_change",
+        "-- lint:allow-no-primary-key\nCREATE TABLE t (id int);\n",
+    )
+    [violation] = lint_directory(migrations, use_squawk=False)
+    assert violation.rule == "primary-key" and "reason" in violation.message

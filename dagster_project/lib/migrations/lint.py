@@ -14,6 +14,7 @@ DOWN files get only the file checks and transaction-marker: they exist to undo, 
 Opt-outs, written as `--` comments anywhere in the UP file (they cover the whole file):
   -- lint:allow squawk:<rule>[, squawk:<rule>...] [reason]   silence those squawk rules
   -- lint:allow-drop <reason>                                 permit DROP; the reason is required
+  -- lint:allow-no-primary-key <reason>                       permit tables without a primary key
 squawk's own `-- squawk-ignore <rule>` (next statement) and `-- squawk-ignore-file <rule>` work
 too, since the file goes to squawk unchanged. Our other rules have no opt-out on purpose.
 """

@@ -28,6 +28,8 @@ from dagster_project.lib.migrations.sqlsplit import (
 SNAKE_CASE = re.compile(r"[a-z_][a-z0-9_]*")
 # `-- lint:allow-drop <reason>` anywhere in the file: the reason is what a reviewer reads.
 ALLOW_DROP = re.compile(r"--\s*lint:allow-drop\b[ \t]*(?P<reason>.*)$")
+# `-- lint:allow-no-primary-key <reason>`: the file's tables may go without a primary key.
+ALLOW_NO_PRIMARY_KEY = re.compile(r"--\s*lint:allow-no-primary-key\b[ \t]*(?P<reason>.*)$")
 _DROP_IN_BODY = re.compile(r"\bdrop\b", re.IGNORECASE)
 # Words that start a table constraint inside CREATE TABLE (...) or after ALTER TABLE ... ADD.
 _TABLE_CONSTRAINT_START = {"constraint", "primary", "unique", "check", "foreign", "exclude"}
@@ -93,10 +95,15 @@ class UpFileChecker:
         statements = split_statements(text)
         for statement in statements:
             self._check_statement(statement)
-        for name, line in self.tables_without_pk.values():
-            message = f"table {name} has no primary key (add a PRIMARY KEY column or constraint)"
-            self._report(line, "primary-key", message)
-        self.findings += drop_findings(statements, tokenize(text))
+        file_tokens = tokenize(text)
+        reasons = allow_reasons(file_tokens, ALLOW_NO_PRIMARY_KEY)
+        if not any(reasons):
+            hint = "add a PRIMARY KEY column or constraint"
+            if reasons:
+                hint = "the -- lint:allow-no-primary-key comment needs a reason after it"
+            for name, line in self.tables_without_pk.values():
+                self._report(line, "primary-key", f"table {name} has no primary key ({hint})")
+        self.findings += drop_findings(statements, file_tokens)
         return self.findings
 
     def _report(self, line: int, rule: str, message: str) -> None:
@@ -292,13 +299,18 @@ class UpFileChecker:
             self._report(name.line, "snake-case", message)
 
 
-def drop_findings(statements: list[Statement], file_tokens: list[Token]) -> list[Finding]:
-    """`drop-without-allow`: a DROP in an UP file needs `-- lint:allow-drop <reason>` in it."""
-    reasons = [
+def allow_reasons(file_tokens: list[Token], marker: re.Pattern[str]) -> list[str]:
+    """The reasons given by the file's `-- lint:allow-...` comments of one kind ("" if none)."""
+    return [
         match["reason"].strip()
         for token in file_tokens
-        if token.kind == COMMENT and (match := ALLOW_DROP.match(token.text))
+        if token.kind == COMMENT and (match := marker.match(token.text))
     ]
+
+
+def drop_findings(statements: list[Statement], file_tokens: list[Token]) -> list[Finding]:
+    """`drop-without-allow`: a DROP in an UP file needs `-- lint:allow-drop <reason>` in it."""
+    reasons = allow_reasons(file_tokens, ALLOW_DROP)
     if any(reasons):
         return []
     hint = "add -- lint:allow-drop <reason> to the file"

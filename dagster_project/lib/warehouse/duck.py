@@ -1,6 +1,11 @@
 """DuckDB warehouse target: ADBC record batches from the operational snapshot, streamed into
 DuckDB in one DuckDB transaction. Numeric arrives from ADBC as text and is cast to the landing
-column's DECIMAL (exact); uuid (arrow.uuid) and timestamptz (UTC microseconds) arrive exact."""
+column's DECIMAL (exact); uuid (arrow.uuid) and timestamptz (UTC microseconds) arrive exact.
+
+landing.usage_events has no primary key on DuckDB (migrations/analytics/
+202612051200_duckdb_landing_events_unkeyed: its ART index made every reload's DELETE cost ~43 µs
+per row). `check_landed` keeps the key's promise inside the transaction, before COMMIT: every
+inserted row lies in the replaced hours, and no (organization_id, event_id) is there twice."""
 
 from __future__ import annotations
 
@@ -56,6 +61,7 @@ def _load(cur: Any, wh: duckdb.DuckDBPyConnection, job: Job, types: dict) -> Lan
     wh.execute(f"DELETE FROM landing.usage_events WHERE {events_where}")
     landed.events = copy(cur, wh, job.events, types, events_where)
     landed.landed_per_hour = landed_per_hour(wh, job)
+    check_landed(wh, job, landed)
     write_loaded_hours(wh, job, landed)
     for table in job.dimensions:
         wh.execute(f"DELETE FROM {table.target}")
@@ -108,6 +114,26 @@ def landed_per_hour(wh: duckdb.DuckDBPyConnection, job: Job) -> dict:
         "landed_per_hour.sql", ranges=common.ranges_predicate("occurred_at", job.ranges)
     )
     return {common.utc(h): int(n) for h, n in wh.execute(query).fetchall()}
+
+
+def check_landed(wh: duckdb.DuckDBPyConnection, job: Job, landed: Landed) -> None:
+    """Raise (the caller then never commits) when the copy put a row outside the hours it
+    replaced or an event into them twice: what the primary key refuses on PostgreSQL."""
+    in_ranges = sum(landed.landed_per_hour.values())
+    if in_ranges != landed.events:
+        raise WarehouseError(
+            f"the load inserted {landed.events} events but the hours it replaced now hold "
+            f"{in_ranges}: rows outside {', '.join(map(str, job.ranges))}; nothing was written"
+        )
+    query = common.sql_text(
+        "duplicate_events.sql", ranges=common.ranges_predicate("occurred_at", job.ranges)
+    )
+    duplicates = wh.execute(query).fetchall()
+    if duplicates:
+        listed = ", ".join(f"{org}/{event} x{n}" for org, event, n in duplicates)
+        raise WarehouseError(
+            f"events copied more than once (organization/event_id): {listed}; nothing was written"
+        )
 
 
 def write_loaded_hours(wh: duckdb.DuckDBPyConnection, job: Job, landed: Landed) -> None:

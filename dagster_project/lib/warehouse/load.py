@@ -18,8 +18,10 @@ Design: whole-hour replace from one snapshot, checked by fingerprints.
     pg_advisory_xact_lock(7346001), the lock every warehouse writer takes, before the snapshot
     is taken (so serialised loaders copy ever newer snapshots); on DuckDB the file itself admits
     one writer process. Every DuckDB handle is closed before returning.
-  * The primary key of landing.usage_events (organization_id, event_id) is the operational
-    idempotency key: a row copied twice fails the load instead of counting twice.
+  * (organization_id, event_id), the operational idempotency key, is landing.usage_events'
+    primary key on PostgreSQL: a row copied twice fails the load instead of counting twice. On
+    DuckDB, where a keyed table's DELETE costs ~43 µs per row, the loader checks the same before
+    it commits (duck.check_landed).
 
 Why not a watermark. A loader that remembers max(sequence) or max(received_at) and next copies
 the rows above it loses rows when transactions commit out of order: ingester A takes its
