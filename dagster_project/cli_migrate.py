@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dagster_project.console import make_console
+from dagster_project.lib.migrations import telemetry
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
 from dagster_project.lib.migrations.runner import Runner, RunResult, Status
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 migrate_app = typer.Typer(
     help="Apply, roll back, inspect and check schema migrations.", no_args_is_help=True
@@ -64,6 +65,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output o
 
 def _runner(target: str, url: str | None, actor: str | None, config: Path | None) -> Runner:
     cfg: MigrateConfig = load_config(config)
+    telemetry.configure(cfg.telemetry_exporter, cfg.service_name)  # the entry point configures
     return Runner(target, config=cfg, url=url, actor=actor)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dagster_project.console import make_console
 from dagster_project.lib.seeds import SeedReport, seed_database
 
-console = Console()
+console = make_console()
 
 # One command, merged into the root app by cli._register_commands: `platformctl seed [OPTIONS]`.
 seed_app = typer.Typer()
