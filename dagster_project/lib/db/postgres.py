@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from dagster_project.lib.errors import PlatformError
 
@@ -26,12 +27,64 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
+class DatabaseURLError(PlatformError, ValueError):
+    """A database URL (or key=value connection string) that cannot be read."""
+
+
+POSTGRES_PREFIXES = (
+    "postgresql://",
+    "postgres://",
+    "postgresql+psycopg2://",
+    "postgresql+psycopg://",
+)
+
+
+def is_conninfo(url: str) -> bool:
+    """A libpq key=value connection string (`host=h dbname=d ...`) rather than a URL."""
+    return "://" not in url and "=" in url
+
+
+def is_postgres(url: str) -> bool:
+    """A PostgreSQL URL in any spelling this project accepts, or a key=value string."""
+    return url.startswith(POSTGRES_PREFIXES) or is_conninfo(url)
+
+
 def normalize_url(url: str) -> str:
-    """psycopg speaks libpq URLs; accept SQLAlchemy-style driver suffixes too."""
-    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgres://"):
+    """The postgresql:// URL psycopg, ADBC and SQLAlchemy all read, from any accepted spelling:
+    SQLAlchemy-style driver suffixes, postgres://, or a libpq key=value string."""
+    for prefix in POSTGRES_PREFIXES[1:]:
         if url.startswith(prefix):
             return "postgresql://" + url[len(prefix) :]
+    if is_conninfo(url):
+        return _conninfo_as_url(url)
     return url
+
+
+def _conninfo_as_url(conninfo: str) -> str:
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        reason = scrub(str(exc).strip().splitlines()[0], conninfo)
+        raise DatabaseURLError(
+            f"cannot read connection string {redact(conninfo)}: {reason}"
+        ) from None
+    params = {key: str(value) for key, value in params.items()}
+    host, port = params.get("host", ""), params.get("port", "")
+    netloc = ""
+    if "user" in params:
+        netloc = quote(params.pop("user"), safe="")
+        if "password" in params:
+            netloc += ":" + quote(params.pop("password"), safe="")
+        netloc += "@"
+    # A socket directory or a host list stays a query parameter, as libpq allows.
+    if host and not any(c in host for c in "/,:") and "," not in port:
+        params.pop("host")
+        netloc += host
+        if port:
+            netloc += ":" + params.pop("port")
+    path = "/" + quote(params.pop("dbname"), safe="") if "dbname" in params else ""
+    query = urlencode(params, quote_via=quote)
+    return f"postgresql://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 def database_name(url: str) -> str:
@@ -44,7 +97,9 @@ def database_name(url: str) -> str:
 def with_database(url: str, name: str) -> str:
     """The same server and credentials, another database."""
     parts = urlsplit(normalize_url(url))
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    # Not urlunsplit: it drops the '//' of a URL with no host (postgresql:///db?host=/socket).
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}/{quote(name, safe='')}{query}"
 
 
 # --- Redaction ------------------------------------------------------------------------------
