@@ -131,7 +131,7 @@ def test_no_command_prints_or_stores_a_planted_password(
     leaks.run(*cli, "migrate", "status", "--json", env=env, cwd=tmp_path)
     leaks.run(*cli, "migrate", "validate", env=env, cwd=tmp_path)
     leaks.run(*cli, "seed", env=env, cwd=tmp_path)
-    leaks.run(*cli, "generate-usage", "--start", start, "--days", "1", "--max-late-days", "0",
+    leaks.run(*cli, "generate-usage", "--start", start, "--days", "1", "--events", "500", "--late-fraction", "0",
               "--output", f"{landing}/", env=env, cwd=tmp_path)  # fmt: skip
     leaks.run(*cli, "ingest", *map(str, sorted(landing.glob("usage-*.ndjson"))), env=env,
               cwd=tmp_path)  # fmt: skip
