@@ -144,6 +144,15 @@ def test_no_command_prints_or_stores_a_planted_password(
     leaks.run(DAGSTER, "job", "execute", "-m", "dagster_project", "-j", "migrate_job",
               env=env, cwd=tmp_path)  # fmt: skip
 
+    # The search can find what it looks for: the run stored something, spans were printed, and
+    # the URL itself, written to a file, is found.
+    storage = tmp_path / "dagster_home" / "storage"
+    assert list(storage.rglob("*.db")) and list(storage.rglob("*.err")), "no Dagster storage"
+    assert any('"type": "span"' in text for _, text in leaks.outputs)
+    (tmp_path / "control.txt").write_text(database_url)
+    assert leaks.hits_in_files(tmp_path / "control.txt")
+    (tmp_path / "control.txt").unlink()
+
     assert leaks.hits_in_outputs() == []
     assert leaks.hits_in_files(tmp_path, DBT_LOG) == []
 
