@@ -195,6 +195,11 @@ def test_no_failure_message_shows_a_planted_password(
             # migrate status/validate exit 0 on a missing database until issue 9 §2 is merged.
             leaks.run(*cli, *command, env=env(url), cwd=tmp_path, ok=None)
     leaks.run(*cli, "migrate", "up", env=env(no_server), cwd=tmp_path, ok=False)
+    # A URL libpq cannot read: its error quotes the unreadable part, here the password.
+    port = urlsplit(postgres.normalize_url(pg_server_url)).port or 5432
+    unreadable = f"postgresql://postgres:%zz{quote(password, safe='')}@{host}:{port}/x"
+    for command in (["migrate", "status"], ["seed"], ["partitions", "status"]):
+        leaks.run(*cli, *command, env=env(unreadable), cwd=tmp_path, ok=False)
     mysql = f"mysql://u:{quote(password, safe='')}@h/db"
     leaks.run(*cli, "migrate", "status", "--target", "analytics", env=env(good, mysql),
               cwd=tmp_path, ok=False)  # fmt: skip

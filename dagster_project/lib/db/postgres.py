@@ -250,10 +250,16 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         if "does not exist" in message:
             raise
+        message = scrub(message, url)
         raise DatabaseUnavailable(
             f"cannot reach PostgreSQL at {redact(url)}: {message}. "
             "Start one with `platformctl dev postgres up` or set DATABASE_URL."
         ) from exc
+    except psycopg.ProgrammingError as exc:
+        # libpq quotes the part of the URL it cannot read, which may be the password: scrubbed,
+        # and not chained (a traceback would print the original).
+        reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc), url)
+        raise DatabaseURLError(f"cannot read database URL {redact(url)}: {reason}") from None
 
 
 def ensure_database(url: str) -> bool:
