@@ -55,7 +55,9 @@ def test_an_unknown_exporter_is_one_clear_line(operational_db_url: str) -> None:
         "migrate", "status", "--database-url", operational_db_url, OTEL_TRACES_EXPORTER="zipkin"
     )
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "'zipkin' is not one of console, otlp" in result.stderr
+    assert (
+        result.stderr.count("\n") == 1 and "'zipkin' is not one of console, otlp" in result.stderr
+    )
 
 
 def test_piped_migrate_status_is_whole(fresh_db_url: str) -> None:

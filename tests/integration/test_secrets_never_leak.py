@@ -58,9 +58,7 @@ class Leaks:
         self.needles = {password, quote(password, safe=""), password.split(" ")[1]}
         self.outputs: list[tuple[str, str]] = []
 
-    def run(
-        self, *args: str, env: dict[str, str], cwd: Path, ok: bool | None = True, timeout=300
-    ):
+    def run(self, *args: str, env: dict[str, str], cwd: Path, ok: bool | None = True, timeout=300):
         result = subprocess.run(
             list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
             stdin=subprocess.DEVNULL,
@@ -68,7 +66,9 @@ class Leaks:
         label = " ".join(a for a in args[2:] if not a.startswith("/"))
         self.outputs.append((label, result.stdout + result.stderr))
         if ok is True:
-            assert result.returncode == 0, f"{label}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
+            assert result.returncode == 0, (
+                f"{label}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
+            )
         elif ok is False:
             assert result.returncode != 0, f"{label} should fail: {result.stdout}{result.stderr}"
         return result
