@@ -63,10 +63,15 @@ OutOfOrderOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
+def _config(config: Path | None) -> MigrateConfig:
+    """The migrate config; telemetry configured from it (the CLI is an entry point)."""
+    cfg = load_config(config)
+    telemetry.configure(cfg.telemetry_exporter, cfg.service_name)
+    return cfg
+
+
 def _runner(target: str, url: str | None, actor: str | None, config: Path | None) -> Runner:
-    cfg: MigrateConfig = load_config(config)
-    telemetry.configure(cfg.telemetry_exporter, cfg.service_name)  # the entry point configures
-    return Runner(target, config=cfg, url=url, actor=actor)
+    return Runner(target, config=_config(config), url=url, actor=actor)
 
 
 def _print_run(result: RunResult, as_json: bool) -> None:
@@ -316,7 +321,7 @@ def smoke(
     catalog (tables, columns, types, constraints, indexes, policies) must match at every step."""
     from dagster_project.lib.migrations.cycle import smoke as run_smoke
 
-    report = run_smoke(target, url=database_url, config=load_config(config))
+    report = run_smoke(target, url=database_url, config=_config(config))
     for failure in report.failures:
         err_console.print(f"[red]smoke failure:[/] {failure}", highlight=False)
     if not report.ok:
@@ -334,7 +339,7 @@ def measure_window(
     """Time a full apply and a full rollback on a scratch database against the window targets."""
     from dagster_project.lib.migrations.cycle import measure_window as run_measure
 
-    report = run_measure(target, url=database_url, config=load_config(config))
+    report = run_measure(target, url=database_url, config=_config(config))
     if as_json:
         typer.echo(json.dumps({**report.__dict__, "ok": report.ok}))
     else:
