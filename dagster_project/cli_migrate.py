@@ -225,11 +225,17 @@ def validate(
     database_url: UrlOpt = None,
     config: ConfigOpt = None,
     allow_out_of_order: OutOfOrderOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check files against the database: changed applied files, missing files, out-of-order files."""
     problems = _runner(target, database_url, None, config).validate(
         allow_out_of_order=allow_out_of_order
     )
+    if as_json:
+        typer.echo(json.dumps({"target": target, "valid": not problems, "problems": problems}))
+        if problems:
+            raise typer.Exit(1)
+        return
     for problem in problems:
         err_console.print(f"[red]invalid:[/] {problem}", highlight=False, soft_wrap=True)
     if problems:

@@ -105,3 +105,12 @@ def test_seed_json_is_parseable(operational_db_url: str) -> None:
         platformctl("seed", "--json", "--no-analytics", "--database-url", operational_db_url).stdout
     )
     assert again["inserted_total"] == 0 and again["new_keys"] == [] and again["existing_keys"]
+
+
+def test_migrate_validate_json_is_parseable(operational_db_url: str) -> None:
+    valid = platformctl("migrate", "validate", "--json", "--database-url", operational_db_url)
+    assert valid.returncode == 0, valid.stderr
+    assert json.loads(valid.stdout) == {"target": "operational", "valid": True, "problems": []}
+    partitions = platformctl("partitions", "status", "--json", "--database-url", operational_db_url)
+    assert partitions.returncode == 0, partitions.stderr
+    assert isinstance(json.loads(partitions.stdout), dict)
