@@ -28,6 +28,8 @@ from dagster_project.lib.paths import PROJECT_ROOT
 PLATFORMCTL = [sys.executable, "-m", "dagster_project.cli"]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 DBT_LOG = PROJECT_ROOT / "dbt" / "logs" / "dbt.log"
+# Great Expectations' Data Docs, written by the rollup's checks (lib/quality/expectations.py).
+DATA_DOCS = PROJECT_ROOT / ".data" / "data_docs"
 
 
 def _planted() -> str:
@@ -110,7 +112,7 @@ def _env(tmp_path: Path, database_url: str, warehouse_url: str, target: str) -> 
 
 
 def test_no_command_prints_or_stores_a_planted_password(
-    make_db_url: Callable[[], str], tmp_path: Path
+    make_db_url: Callable[[], str], pg_server_url: str, tmp_path: Path
 ) -> None:
     password = _planted()
     # The hardest forms for the operational side (key=value with quotes and escapes) and the
@@ -143,6 +145,21 @@ def test_no_command_prints_or_stores_a_planted_password(
     # Not the project root: Dagster's CLI loads a .env from the working directory.
     leaks.run(DAGSTER, "job", "execute", "-m", "dagster_project", "-j", "migrate_job",
               env=env, cwd=tmp_path)  # fmt: skip
+    # A failed run stores its error in the run storage: it names the URL, without the password.
+    host = urlsplit(postgres.normalize_url(pg_server_url)).hostname
+    no_server = _forms(f"postgresql://postgres@{host}:1/x", password)["keyvalue"]
+    config = yaml.safe_load((PROJECT_ROOT / "configs" / "migrate.yaml").read_text())
+    config["connection"] = {"connect_attempts": 1, "backoff_seconds": 0}
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "migrate.yaml").write_text(yaml.safe_dump(config))
+    failing = {
+        **env,
+        "DATABASE_URL": no_server,
+        "MIGRATE_CONFIG": str(tmp_path / "cfg" / "migrate.yaml"),
+    }
+    failed = leaks.run(DAGSTER, "job", "execute", "-m", "dagster_project", "-j", "migrate_job",
+                       env=failing, cwd=tmp_path, ok=False)  # fmt: skip
+    assert "cannot reach PostgreSQL at postgresql://postgres:***@" in failed.stdout + failed.stderr
 
     # The search can find what it looks for: the run stored something, spans were printed, and
     # the URL itself, written to a file, is found.
@@ -154,7 +171,7 @@ def test_no_command_prints_or_stores_a_planted_password(
     (tmp_path / "control.txt").unlink()
 
     assert leaks.hits_in_outputs() == []
-    assert leaks.hits_in_files(tmp_path, DBT_LOG) == []
+    assert leaks.hits_in_files(tmp_path, DBT_LOG, DATA_DOCS) == []
 
 
 @pytest.mark.parametrize("form", ["userinfo", "query", "keyvalue"])
