@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
@@ -88,6 +88,13 @@ def _form_with(seed, password: str) -> tuple[str, str]:
 @given(password=PASSWORDS.filter(lambda p: len(p) >= 6), key=SECRET_KEYS)
 def test_any_parameter_named_like_a_password_is_masked(password: str, key: str) -> None:
     encoded = quote(password, safe="")
+    # Only passwords that the rest of the string does not spell by itself ("dbname" would be).
+    assume(
+        not any(
+            p in f"postgresql://u@h/db?{key}=*** host=h {key}=*** dbname=db"
+            for p in (password, encoded)
+        )
+    )
     for text in (
         f"postgresql://u@h/db?{key}={encoded}",
         f"host=h {key}={_kv_quote(password, True)} dbname=db",
