@@ -96,7 +96,11 @@ class Leaks:
 
 def _env(tmp_path: Path, database_url: str, warehouse_url: str, target: str) -> dict[str, str]:
     home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
+    if not home.exists():  # the instance `make dagster-home` installs: SQLite under home/storage
+        home.mkdir()
+        config = (PROJECT_ROOT / "dagster.yaml").read_text()
+        config = config.replace("base_dir: .dagster_home/storage", f"base_dir: {home}/storage")
+        (home / "dagster.yaml").write_text(config)
     return {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -164,7 +168,7 @@ def test_no_command_prints_or_stores_a_planted_password(
     # The search can find what it looks for: the run stored something, spans were printed, and
     # the URL itself, written to a file, is found.
     storage = tmp_path / "dagster_home" / "storage"
-    assert list(storage.rglob("*.db")) and list(storage.rglob("*.err")), "no Dagster storage"
+    assert list(storage.rglob("runs.db")) and list(storage.rglob("*.err")), "no Dagster storage"
     assert any('"type": "span"' in text for _, text in leaks.outputs)
     (tmp_path / "control.txt").write_text(database_url)
     assert leaks.hits_in_files(tmp_path / "control.txt")

@@ -88,9 +88,9 @@ def _conninfo_as_url(conninfo: str) -> str:
 
 
 def database_name(url: str) -> str:
-    name = urlsplit(normalize_url(url)).path.lstrip("/")
+    name = unquote(urlsplit(normalize_url(url)).path.lstrip("/"))
     if not name:
-        raise ValueError(f"database URL names no database: {redact(url)}")
+        raise DatabaseURLError(f"database URL names no database: {redact(url)}")
     return name
 
 
