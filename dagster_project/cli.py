@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from dagster_project.console import make_console
 from dagster_project.lib.db.postgres import redact
 from dagster_project.lib.devdb import cluster as devdb
 from dagster_project.lib.errors import PlatformError
@@ -20,8 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 # Errors a person can act on: printed as one line, exit 1, no traceback. PlatformError is the
 # base of the platform's own (lib/errors.py); the builtins stay until issue 9 wraps their sources.

@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from dagster_project.console import make_console
 from dagster_project.lib.docs.classification import check, load_classification
 from dagster_project.lib.docs.generate import render_all, write_all
 from dagster_project.lib.docs.validate import load_catalog, validate
 from dagster_project.lib.migrations.config import load_config
 from dagster_project.lib.paths import DOCS_DIR
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 docs_app = typer.Typer(
     help="Data dictionary, ERD and data classification, generated from the schema.",

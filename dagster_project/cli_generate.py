@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dagster_project.console import make_console
 from dagster_project.lib.paths import SEEDS_DIR
 
-console = Console(highlight=False, soft_wrap=True)
+console = make_console(highlight=False, soft_wrap=True)
 
 # One command, merged into the root app by cli._register_commands.
 generate_app = typer.Typer()

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -19,7 +18,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True)
+from dagster_project.console import make_console
+
+console = make_console(highlight=False, soft_wrap=True)
 # A bar is worth drawing from this size up (about 25k events of NDJSON).
 PROGRESS_MIN_BYTES = 8 << 20
 

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dagster_project.console import make_console
+from dagster_project.lib.migrations import telemetry
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
 from dagster_project.lib.migrations.runner import Runner, RunResult, Status
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 migrate_app = typer.Typer(
     help="Apply, roll back, inspect and check schema migrations.", no_args_is_help=True
@@ -62,9 +63,15 @@ OutOfOrderOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
+def _config(config: Path | None) -> MigrateConfig:
+    """The migrate config; telemetry configured from it (the CLI is an entry point)."""
+    cfg = load_config(config)
+    telemetry.configure(cfg.telemetry_exporter, cfg.service_name)
+    return cfg
+
+
 def _runner(target: str, url: str | None, actor: str | None, config: Path | None) -> Runner:
-    cfg: MigrateConfig = load_config(config)
-    return Runner(target, config=cfg, url=url, actor=actor)
+    return Runner(target, config=_config(config), url=url, actor=actor)
 
 
 def _print_run(result: RunResult, as_json: bool) -> None:
@@ -218,11 +225,17 @@ def validate(
     database_url: UrlOpt = None,
     config: ConfigOpt = None,
     allow_out_of_order: OutOfOrderOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check files against the database: changed applied files, missing files, out-of-order files."""
     problems = _runner(target, database_url, None, config).validate(
         allow_out_of_order=allow_out_of_order
     )
+    if as_json:
+        typer.echo(json.dumps({"target": target, "valid": not problems, "problems": problems}))
+        if problems:
+            raise typer.Exit(1)
+        return
     for problem in problems:
         err_console.print(f"[red]invalid:[/] {problem}", highlight=False, soft_wrap=True)
     if problems:
@@ -314,7 +327,7 @@ def smoke(
     catalog (tables, columns, types, constraints, indexes, policies) must match at every step."""
     from dagster_project.lib.migrations.cycle import smoke as run_smoke
 
-    report = run_smoke(target, url=database_url, config=load_config(config))
+    report = run_smoke(target, url=database_url, config=_config(config))
     for failure in report.failures:
         err_console.print(f"[red]smoke failure:[/] {failure}", highlight=False)
     if not report.ok:
@@ -332,7 +345,7 @@ def measure_window(
     """Time a full apply and a full rollback on a scratch database against the window targets."""
     from dagster_project.lib.migrations.cycle import measure_window as run_measure
 
-    report = run_measure(target, url=database_url, config=load_config(config))
+    report = run_measure(target, url=database_url, config=_config(config))
     if as_json:
         typer.echo(json.dumps({**report.__dict__, "ok": report.ok}))
     else:

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from dagster_project.console import make_console
 from dagster_project.lib import partitions as lib
 from dagster_project.lib.db.postgres import database_url as database_url_or_default
 
-console = Console(highlight=False, soft_wrap=True)
+console = make_console(highlight=False, soft_wrap=True)
 
 partitions_app = typer.Typer(
     help="Daily partitions of app.usage_events: status, create ahead, retire past retention.",

@@ -8,10 +8,11 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-console = Console(highlight=False, soft_wrap=True)
+from dagster_project.console import make_console
+
+console = make_console(highlight=False, soft_wrap=True)
 
 # One command, merged into the root app by cli._register_commands.
 rollup_app = typer.Typer()

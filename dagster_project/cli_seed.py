@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dagster_project.console import make_console
 from dagster_project.lib.seeds import SeedReport, seed_database
 
-console = Console()
+console = make_console()
 
 # One command, merged into the root app by cli._register_commands: `platformctl seed [OPTIONS]`.
 seed_app = typer.Typer()
@@ -32,6 +33,10 @@ def seed(
             "--analytics/--no-analytics", help="Also load seeds/analytics/ (usage events)."
         ),
     ] = True,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Counts and the new dev keys (plaintext, once) as JSON."),
+    ] = False,
 ) -> None:
     """Load the fixtures under seeds/ into a migrated operational database.
 
@@ -39,8 +44,30 @@ def seed(
     the dev API keys it creates, once. Needs the migrated schema and a superuser connection.
     """
     report = seed_database(database_url, analytics=analytics)
+    if as_json:
+        typer.echo(json.dumps(_as_json(report), default=str))
+        return
     _print_counts(report)
     _print_keys(report)
+
+
+def _as_json(report: SeedReport) -> dict:
+    metadata = report.as_metadata()
+    return {
+        "inserted_total": metadata["inserted_total"],
+        "counts": metadata["counts"],
+        # The plaintexts, as the table output shows them: this is their only showing.
+        "new_keys": [
+            {
+                "organization": k.organization, "name": k.name, "id": str(k.id),
+                "key": k.key.plaintext, "scopes": list(k.scopes),
+                "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                "revoked": k.revoked,
+            }
+            for k in report.new_keys
+        ],
+        "existing_keys": metadata["existing_keys"],
+    }  # fmt: skip
 
 
 def _print_counts(report: SeedReport) -> None:

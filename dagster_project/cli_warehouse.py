@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+from dagster_project.console import make_console
+
+console = make_console(highlight=False, soft_wrap=True)
+err_console = make_console(stderr=True, highlight=False, soft_wrap=True)
 KEY_ENV = "WAREHOUSE_PSEUDONYM_KEY"
 # The value configs/migrate.example.env documents; for local warehouses only.
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-not-secret"

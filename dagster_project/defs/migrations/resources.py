@@ -8,6 +8,7 @@ from dagster_project.defs.common.resources import (
     OperationalDatabase,
     Warehouse,
 )
+from dagster_project.lib.migrations import telemetry
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
 from dagster_project.lib.migrations.errors import ConfigError
 from dagster_project.lib.migrations.runner import Runner
@@ -34,7 +35,9 @@ class MigrationsResource(dg.ConfigurableResource):
 
     def runner(self, target: str, *, run_id: str | None = None) -> Runner:
         actor = self.actor or (f"dagster:{run_id}" if run_id else None)
-        return Runner(target, config=self.load(), url=self.url(target), actor=actor)
+        config = self.load()
+        telemetry.configure(config.telemetry_exporter, config.service_name)
+        return Runner(target, config=config, url=self.url(target), actor=actor)
 
 
 @dg.definitions

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from dagster_project.lib.db.postgres import database_name, normalize_url, redact
+from dagster_project.lib.db.postgres import database_name, is_postgres, normalize_url, redact
 from dagster_project.lib.errors import PlatformError
 
 Engine = Literal["duckdb", "postgres"]
 ENGINES: tuple[Engine, ...] = ("duckdb", "postgres")
 DEFAULT_WAREHOUSE_URL = "duckdb:///.data/warehouse.duckdb"
-_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg")
 
 
 class WarehouseURLError(PlatformError, ValueError):
@@ -29,7 +28,7 @@ def engine(url: str) -> Engine:
     """duckdb:///path -> duckdb, postgresql://... -> postgres; anything else is one clear error."""
     if url.startswith("duckdb:///"):
         return "duckdb"
-    if url.split("://", 1)[0] in _POSTGRES_SCHEMES and "://" in url:
+    if is_postgres(url):
         return "postgres"
     raise WarehouseURLError(
         f"WAREHOUSE_URL {redact(url)!r} is neither duckdb:///path nor postgresql://..."

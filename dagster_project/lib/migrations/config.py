@@ -47,7 +47,7 @@ class Target:
 class MigrateConfig:
     settings: Settings
     targets: dict[str, Target]
-    telemetry_exporter: str = "console"
+    telemetry_exporter: str = "none"
     service_name: str = "platform-migrations"
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -102,7 +102,7 @@ def load_config(path: Path | str | None = None) -> MigrateConfig:
     return MigrateConfig(
         settings=settings,
         targets=targets,
-        telemetry_exporter=str(telemetry.get("exporter", "console")),
+        telemetry_exporter=str(telemetry.get("exporter", "none")),
         service_name=str(telemetry.get("service_name", "platform-migrations")),
         source=config_path,
         raw=raw,

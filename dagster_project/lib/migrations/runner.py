@@ -135,7 +135,6 @@ class Runner:
         self.url = self.target.url(url)
         self.actor = actor or default_actor()
         self.settings = self.config.settings
-        telemetry.configure(self.config.telemetry_exporter, self.config.service_name)
 
     # -- reading -----------------------------------------------------------------------------
 

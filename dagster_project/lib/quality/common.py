@@ -164,9 +164,10 @@ def warehouse_engine(url: str) -> str:
     try:
         return urls.engine(url)
     except urls.WarehouseURLError:
-        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        from dagster_project.lib.db.postgres import redact
+
         raise QualityInputError(
-            f"unsupported warehouse URL scheme {scheme!r}: expected duckdb:///path or postgresql://"
+            f"unsupported warehouse URL {redact(url)!r}: expected duckdb:///path or postgresql://"
         ) from None
 
 

@@ -174,11 +174,13 @@ def _target(warehouse_url: str):
         from dagster_project.lib.warehouse import duck
 
         return duck
-    if warehouse_url.startswith(("postgresql:", "postgres:", "postgresql+")):
+    from dagster_project.lib.db.postgres import is_postgres, redact
+
+    if is_postgres(warehouse_url):
         from dagster_project.lib.warehouse import pg
 
         return pg
-    raise WarehouseError(f"unsupported warehouse URL {warehouse_url.split(':', 1)[0]}:...; "
+    raise WarehouseError(f"unsupported warehouse URL {redact(warehouse_url)}; "
                          "expected duckdb:///path or postgresql://...")  # fmt: skip
 
 

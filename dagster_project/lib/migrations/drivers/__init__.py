@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dagster_project.lib.db.postgres import is_conninfo, redact
 from dagster_project.lib.migrations.config import Settings
 from dagster_project.lib.migrations.drivers.base import Driver
 from dagster_project.lib.migrations.errors import ConfigError
@@ -17,7 +18,7 @@ POSTGRES_SCHEMES = (
 def open_driver(
     url: str, settings: Settings | None = None, *, create_database: bool = True
 ) -> Driver:
-    if url.startswith(POSTGRES_SCHEMES):
+    if url.startswith(POSTGRES_SCHEMES) or is_conninfo(url):
         from dagster_project.lib.migrations.drivers.postgres import PostgresDriver
 
         return PostgresDriver(url, settings=settings, create_database=create_database)
@@ -26,6 +27,6 @@ def open_driver(
 
         return DuckDBDriver(url, settings=settings, create_database=create_database)
     raise ConfigError(
-        f"unsupported database URL scheme: {url.split('://')[0]}:// "
-        "(use postgresql:// or duckdb:///path)"
+        f"unsupported database URL {redact(url)} "
+        "(use postgresql://..., host=... dbname=..., or duckdb:///path)"
     )

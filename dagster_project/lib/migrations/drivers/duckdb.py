@@ -38,7 +38,9 @@ _LOCK_POLL_SECONDS = 0.2  # same cadence as the PostgreSQL advisory-lock wait
 def duckdb_path(url: str) -> Path:
     """duckdb:///relative/to/project.duckdb or duckdb:////absolute/path.duckdb -> a Path."""
     if not url.startswith("duckdb:///"):
-        raise ValueError(f"not a DuckDB URL (expected duckdb:///path): {url}")
+        from dagster_project.lib.db.postgres import redact
+
+        raise ValueError(f"not a DuckDB URL (expected duckdb:///path): {redact(url)}")
     rest = url[len("duckdb:///") :]
     path = Path(rest)
     return path if path.is_absolute() else PROJECT_ROOT / path
