@@ -115,7 +115,7 @@ def render(s: Summary, query: ExampleQuery, *, ui_hint: str = "make ui") -> str:
         lines.append(f"  Data Docs        {s.data_docs}")
     for job, run_id in s.runs.items():
         lines.append(f"  run              {job} {run_id}")
-    lines += ["", "Example analyst query (docs/analytics.md):", ""]
+    lines += ["", "Example analyst query (more in docs/analytics.md):", ""]
     lines += ["  " + line for line in query.sql.splitlines() if not line.startswith("--")]
     lines += ["", "  " + " | ".join(query.columns)]
     lines += ["  " + " | ".join(str(v) for v in row) for row in query.rows]
