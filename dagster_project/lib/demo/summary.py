@@ -88,7 +88,7 @@ class Summary:
 def render(s: Summary, query: ExampleQuery, *, ui_hint: str = "make ui") -> str:
     i, e = s.ingest, s.expected
     lines = [
-        f"platform_job: a week of usage, {s.hours.start:%Y-%m-%d %H:%M} .. "
+        f"platform_job: usage of {s.hours.start:%Y-%m-%d %H:%M} .. "
         f"{s.hours.end:%Y-%m-%d %H:%M} UTC ({s.hours.hours} hours)",
         f"  traffic file     {s.traffic_file}",
         f"  events           {i['submitted']:,} submitted: {i['accepted']:,} accepted, "
