@@ -11,6 +11,8 @@ from dagster_project.lib.ingest import ingest_file
 from dagster_project.lib.ingest.landing import archive, pending_files
 
 RAW_USAGE_EVENTS = dg.AssetKey(["raw_usage_events"])
+# The files producers deliver (defs/platform: materializing it writes the demo's traffic).
+USAGE_EVENT_FILES = dg.AssetKey(["usage_event_files"])
 QUARANTINE_CHECK = "quarantine_ratio_below_threshold"
 
 
@@ -23,7 +25,7 @@ class IngestRunConfig(dg.Config):
     key=RAW_USAGE_EVENTS,
     group_name="ingestion",
     kinds={"postgres"},
-    deps=[schema_asset_key("operational")],
+    deps=[schema_asset_key("operational"), USAGE_EVENT_FILES],
     check_specs=[
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,
