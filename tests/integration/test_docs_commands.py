@@ -177,6 +177,26 @@ def test_every_substitution_is_used() -> None:
         assert literal in text, f"substitution {literal!r} matches nothing in the docs: drop it"
 
 
+def test_the_progress_tracker_maps_every_seed_task_to_tests_that_exist() -> None:
+    text = (ROOT / "docs" / "progress.md").read_text()
+    rows = [line for line in text.splitlines() if re.match(r"^\| T0\d\d", line)]
+    tasks = {int(n) for row in rows for n in re.findall(r"T0(\d\d)", row.split("|")[1])}
+    assert tasks == set(range(1, 51)), sorted(set(range(1, 51)) ^ tasks)
+    for row in rows:
+        status = row.split("|")[2].strip()
+        assert status.startswith(("done", "partial", "not done")), row
+    for path, name in re.findall(r"`((?:unit|integration)/test_\w+\.py)(?:::(\w+))?", text):
+        source = ROOT / "tests" / path
+        assert source.is_file(), f"docs/progress.md names a missing test file: {path}"
+        if name:
+            assert re.search(rf"^def {name}\(", source.read_text(), re.MULTILINE), f"{path}::{name}"
+    for name in re.findall(r"`::(\w+)`", text):
+        assert any(
+            re.search(rf"^def {name}\(", f.read_text(), re.MULTILINE)
+            for f in (ROOT / "tests").rglob("test_*.py")
+        ), f"docs/progress.md names a missing test: {name}"
+
+
 # -- running them ---------------------------------------------------------------------------
 
 SUBSTITUTION_KEYS = (
