@@ -262,14 +262,14 @@ def scratch(
 
 
 def script_for(doc: str, substitutions: dict[str, str]) -> str:
-    parts = ["set -euo pipefail"]
+    parts = ["set -euo pipefail", "trap 'echo \">>> end $(date +%s.%N)\" >&2' EXIT"]
     for block in blocks_of(doc):
         if block.language not in SHELL_LANGUAGES or block.marker:
             continue
         text = block.text
         for literal, value in substitutions.items():
             text = text.replace(literal, value)
-        parts.append(f"echo '>>> {doc}:{block.line}' >&2")
+        parts.append(f'echo ">>> {doc}:{block.line} $(date +%s.%N)" >&2')
         parts.append(text)
     return "\n".join(parts) + "\n"
 
@@ -311,4 +311,9 @@ def test_the_docs_commands_run(doc: str, scratch: Scratch) -> None:
     assert result.returncode == 0, (
         f"{doc}: exit {result.returncode} after {elapsed:.0f} s\n{output}"
     )
-    print(f"{doc}: every command ran in {elapsed:.1f} s")
+    marks = re.findall(r"^>>> (\S+) (\d+\.\d+)$", result.stderr, re.MULTILINE)
+    blocks = ", ".join(
+        f"{where.rsplit(':', 1)[-1]}: {float(end) - float(start):.1f} s"
+        for (where, start), (_, end) in zip(marks, marks[1:], strict=False)
+    )
+    print(f"{doc}: every command ran in {elapsed:.1f} s (seconds per block at line {blocks})")
