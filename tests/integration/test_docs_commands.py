@@ -197,6 +197,28 @@ def test_the_progress_tracker_maps_every_seed_task_to_tests_that_exist() -> None
         ), f"docs/progress.md names a missing test: {name}"
 
 
+def github_anchor(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_relative_links_of_these_docs_resolve() -> None:
+    docs = [
+        *DOCS,
+        "docs/progress.md",
+        *(str(p.relative_to(ROOT)) for p in (ROOT / "docs" / "release-notes").glob("*.md")),
+    ]
+    for doc in docs:
+        for target in re.findall(r"\]\(([^)\s]+)\)", (ROOT / doc).read_text()):
+            if re.match(r"^[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (ROOT / doc).parent / path if path else ROOT / doc
+            assert resolved.exists(), f"{doc}: broken link {target}"
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", resolved.read_text(), re.MULTILINE)
+                assert anchor in {github_anchor(h) for h in headings}, f"{doc}: no anchor {target}"
+
+
 # -- running them ---------------------------------------------------------------------------
 
 SUBSTITUTION_KEYS = (
