@@ -28,7 +28,7 @@ WITH_POSTGRES := pg_env=$$(.ci/ensure-postgres); eval "$$pg_env"; \
 	export DATABASE_URL="$${DATABASE_URL:-$(DEFAULT_DATABASE_URL)}";
 
 .PHONY: help setup dagster-home dbt-parse demo analytics-verify test bench db-up db-migrate-status db-docs-generate \
-	db-docs-validate ui screenshot lint clean
+	db-docs-validate ui screenshot lint smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -153,6 +153,24 @@ screenshot: setup ## Screenshot of the asset graph into docs/img/asset-graph.png
 lint: ## ruff, then the migration linter
 	$(RUN) ruff check .
 	$(RUN) platformctl migrate lint
+
+# Seed 003's smoke cycle (T008) on scratch databases: per migration up -> down -> up, then all
+# down and all up, the catalog compared at every step. The named databases are never touched:
+# `migrate smoke` makes a scratch database beside the URL it is given (same server, or a temp
+# DuckDB file beside the warehouse file). .ci/run and .github/workflows/db-guardrails.yml call
+# this target, for both targets (analytics: the DuckDB warehouse WAREHOUSE_URL names).
+SMOKE_TARGETS ?= operational analytics
+smoke: ## Apply, roll back, re-apply each migration on scratch databases (SMOKE_TARGETS)
+	@mkdir -p .data
+	@$(WITH_POSTGRES) \
+	for target in $(SMOKE_TARGETS); do \
+		if [[ $$target == analytics ]]; then \
+			$(RUN) platformctl migrate smoke --target analytics --database-url duckdb:///.data/warehouse.duckdb; \
+			$(RUN) platformctl migrate smoke --target analytics --database-url "$$DATABASE_URL"; \
+		else \
+			$(RUN) platformctl migrate smoke --target "$$target"; \
+		fi; \
+	done
 
 clean: ## Remove caches and build output (keeps .data/ and .dagster_home/)
 	rm -rf .pytest_cache .ruff_cache .hypothesis dbt/target dbt/logs dbt/target_duckdb dbt/target_postgres
