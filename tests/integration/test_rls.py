@@ -8,6 +8,7 @@ statement cannot pass for a refused one). The list of tenant tables comes from t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ import pytest
 from psycopg import errors
 
 from dagster_project.lib.db.tenant import tenant_transaction
+from dagster_project.lib.migrations.config import load_config
+from dagster_project.lib.migrations.runner import Runner
 
 ORG_A = "0a000000-0000-4000-8000-00000000000a"
 ORG_B = "0b000000-0000-4000-8000-00000000000b"
@@ -378,8 +381,9 @@ def error_text(exc: psycopg.Error) -> str:
 
 def refusal(url: str, org: str | None, statement: str, params: tuple = ()) -> psycopg.Error:
     """The error `statement` raises (it must raise), in a rolled-back transaction."""
-    with psycopg.connect(url) as conn, pytest.raises(psycopg.Error) as raised:
-        with conn.transaction() if org is None else tenant_transaction(conn, org):
+    with psycopg.connect(url) as conn:
+        block = conn.transaction() if org is None else tenant_transaction(conn, org)
+        with pytest.raises(psycopg.Error) as raised, block:
             conn.execute(statement, params)
     return raised.value
 
@@ -673,3 +677,24 @@ def test_removing_members_of_the_own_organization(fresh, role_url):
                 ).rowcount
                 == 1
             )
+
+
+def test_the_down_migration_restores_direct_writes_and_up_removes_them_again(fresh, role_url):
+    """202612051030's down file gives platform_app back what it had (insert a user and a
+    membership in its tenant, edit the user); up takes it away again."""
+    config = dataclasses.replace(load_config(), telemetry_exporter="none")
+    runner = Runner("operational", config=config, url=fresh, actor="rls-test@host")
+    later = [m for m in runner.migrations() if m.version >= "202612051030"]
+    url = role_url(fresh, "platform_app")
+    new_user = "0a000000-0000-4000-8000-0000000000a9"
+    direct = (
+        f"INSERT INTO app.users (id, email) VALUES ('{new_user}', 'direct@example.com');"
+        f"INSERT INTO app.memberships VALUES ('{ORG_A}', '{new_user}', 'member');"
+        f"UPDATE app.users SET display_name = 'Direct' WHERE id = '{new_user}'"
+    )
+    runner.down(steps=len(later))
+    assert run_as(url, ORG_A, direct) == 1
+    with psycopg.connect(fresh) as conn:
+        assert conn.execute("SELECT to_regclass('app.invitations')").fetchone() == (None,)
+    runner.up()
+    assert run_as(url, ORG_A, direct) == "refused"
