@@ -7,6 +7,7 @@ DROP FUNCTION IF EXISTS app.accept_invitation(text, text);
 DROP FUNCTION IF EXISTS app.invite_user(uuid, text, text);
 DROP FUNCTION IF EXISTS app.require_member_manager(uuid, text);
 DROP FUNCTION IF EXISTS app.normalized_email(text);
+DROP FUNCTION IF EXISTS app.checked_display_name(text);
 DROP FUNCTION IF EXISTS app.member_role(uuid);
 -- Policies, indexes and grants go with the table.
 DROP TABLE IF EXISTS app.invitations;

@@ -131,6 +131,22 @@ ALTER FUNCTION app.normalized_email(text) OWNER TO platform_owner;
 REVOKE ALL ON FUNCTION app.normalized_email(text) FROM PUBLIC;
 COMMENT ON FUNCTION app.normalized_email(text) IS 'Trimmed, lower-cased email, or 22023 for a value that is not one.';
 
+-- A display name as stored (trimmed), NULL for none, or 22023 naming the problem.
+CREATE FUNCTION app.checked_display_name(p_display_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_display_name IS NOT NULL AND length(btrim(p_display_name)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'display name must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN btrim(p_display_name);
+END
+$$;
+ALTER FUNCTION app.checked_display_name(text) OWNER TO platform_owner;
+REVOKE ALL ON FUNCTION app.checked_display_name(text) FROM PUBLIC;
+COMMENT ON FUNCTION app.checked_display_name(text) IS 'Trimmed display name, NULL for none, or 22023 when blank or longer than 200 characters.';
+
 -- Owners and admins manage members; only an owner makes owners.
 CREATE FUNCTION app.require_member_manager(p_actor uuid, p_role text) RETURNS void
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -193,6 +209,7 @@ AS $$
 DECLARE
     inv app.invitations%ROWTYPE;
     joined uuid;
+    v_name text := app.checked_display_name(p_display_name);
 BEGIN
     -- Pending and unexpired only; the row lock makes a second, concurrent accept find nothing.
     SELECT * INTO inv FROM app.invitations AS i
@@ -203,7 +220,7 @@ BEGIN
         RAISE EXCEPTION 'invitation not found, already used or expired' USING ERRCODE = 'no_data_found';
     END IF;
     -- A new person is created; an existing one joins as they are (their name is theirs).
-    INSERT INTO app.users (email, display_name) VALUES (inv.email, p_display_name)
+    INSERT INTO app.users (email, display_name) VALUES (inv.email, v_name)
     ON CONFLICT ON CONSTRAINT uq_users_email DO NOTHING;
     SELECT u.id INTO joined FROM app.users AS u WHERE u.email = inv.email;
     INSERT INTO app.memberships (organization_id, user_id, role)
@@ -228,11 +245,13 @@ CREATE FUNCTION app.create_user(p_actor uuid, p_email text, p_display_name text,
 AS $$
 DECLARE
     v_email text;
+    v_name text;
     new_id uuid := gen_random_uuid();
 BEGIN
     PERFORM app.require_member_manager(p_actor, p_role);
     v_email := app.normalized_email(p_email);
-    INSERT INTO app.users (id, email, display_name) VALUES (new_id, v_email, p_display_name)
+    v_name := app.checked_display_name(p_display_name);
+    INSERT INTO app.users (id, email, display_name) VALUES (new_id, v_email, v_name)
     ON CONFLICT ON CONSTRAINT uq_users_email DO NOTHING;
     IF NOT FOUND THEN
         -- No DETAIL: the address may be another tenant's user.
@@ -242,7 +261,7 @@ BEGIN
     INSERT INTO app.memberships (organization_id, user_id, role) VALUES (app.current_org_id(), new_id, p_role);
     INSERT INTO app.audit_log (organization_id, actor_type, actor_id, action, target_type, target_id, after_state)
     VALUES (app.current_org_id(), 'user', p_actor::text, 'user.create', 'user', new_id::text,
-            jsonb_build_object('email', v_email, 'display_name', p_display_name, 'role', p_role));
+            jsonb_build_object('email', v_email, 'display_name', v_name, 'role', p_role));
     RETURN new_id;
 END
 $$;

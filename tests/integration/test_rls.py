@@ -588,9 +588,14 @@ def test_accepting_an_invitation_for_a_new_email_creates_the_user(fresh, role_ur
             token = conn.execute(
                 "SELECT token FROM app.invite_user(%s, 'new@example.com', 'viewer')", (USER_A,)
             ).fetchone()[0]
-        with conn.transaction():
+        with (
+            pytest.raises(errors.InvalidParameterValue, match="display name"),
+            conn.transaction(),
+        ):
+            conn.execute("SELECT app.accept_invitation(%s, '   ')", (token,))
+        with conn.transaction():  # the refused attempt did not spend the token
             user_id = conn.execute(
-                "SELECT user_id FROM app.accept_invitation(%s, 'New Person')", (token,)
+                "SELECT user_id FROM app.accept_invitation(%s, ' New Person ')", (token,)
             ).fetchone()[0]
         with tenant_transaction(conn, ORG_A):
             assert conn.execute(
@@ -640,6 +645,11 @@ def test_create_user_adds_a_brand_new_person_to_the_own_organization(fresh, role
             tenant_transaction(conn, ORG_A),
         ):
             conn.execute("SELECT app.create_user(%s, 'no-at-sign', 'X', 'member')", (USER_A,))
+        with (
+            pytest.raises(errors.InvalidParameterValue, match="display name"),
+            tenant_transaction(conn, ORG_A),
+        ):
+            conn.execute("SELECT app.create_user(%s, 'ok@example.com', '', 'member')", (USER_A,))
 
 
 def test_removing_members_of_the_own_organization(fresh, role_url):
