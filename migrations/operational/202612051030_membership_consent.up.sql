@@ -119,7 +119,7 @@ CREATE FUNCTION app.normalized_email(p_email text) RETURNS text
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_email text := lower(btrim(p_email));
+    v_email text := lower(btrim(p_email, E' \t\r\n'));  -- as pasted: spaces, tabs, line breaks
 BEGIN
     IF v_email IS NULL OR v_email !~ '^[^@\s]+@[^@\s]+$' OR length(v_email) > 320 THEN
         RAISE EXCEPTION 'not a valid email address' USING ERRCODE = 'invalid_parameter_value';

@@ -9,11 +9,15 @@ statement cannot pass for a refused one). The list of tenant tables comes from t
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg import errors
 
 from dagster_project.lib.db.tenant import tenant_transaction
@@ -708,3 +712,78 @@ def test_the_down_migration_restores_direct_writes_and_up_removes_them_again(fre
         assert conn.execute("SELECT to_regclass('app.invitations')").fetchone() == (None,)
     runner.up()
     assert run_as(url, ORG_A, direct) == "refused"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    upper=st.lists(st.booleans(), min_size=13, max_size=13),
+    pad=st.sampled_from(["", " ", "\t", " \r\n"]),
+    guessed=st.uuids(version=4),
+)
+def test_no_spelling_of_b_email_and_no_guessed_id_tells_a_anything(
+    db, role_url, upper, pad, guessed
+):
+    """Property: whatever the spelling of B's address, create_user refuses it without naming it
+    and invite_user answers as for any address; a guessed id is answered like B's user's id."""
+    email = (
+        pad
+        + "".join(c.upper() if u else c for c, u in zip("b@example.com", upper, strict=True))
+        + pad
+    )
+    url = role_url(db, "platform_app")
+    exc = refusal(url, ORG_A, "SELECT app.create_user(%s, %s, 'X', 'member')", (USER_A, email))
+    assert isinstance(exc, errors.UniqueViolation), error_text(exc)
+    assert_no_leak(exc, "b@example.com", USER_B)
+    invite = "SELECT count(*) FROM app.invite_user(%s, %s, 'member')"
+    with psycopg.connect(url) as conn, tenant_transaction(conn, ORG_A):
+        assert conn.execute(invite, (USER_A, email)).fetchone() == (1,)
+        assert conn.execute(invite, (USER_A, "nobody@example.com")).fetchone() == (1,)
+        raise psycopg.Rollback
+    remove = "SELECT app.remove_member('" + USER_A + "', %s)"
+    assert same_answer(
+        refusal(url, ORG_A, remove, (str(guessed),)), refusal(url, ORG_A, remove, (USER_B,))
+    )
+
+
+def test_an_invitation_is_accepted_once_even_by_two_concurrent_requests(fresh, role_url):
+    url = role_url(fresh, "platform_app")
+    with psycopg.connect(url) as conn, tenant_transaction(conn, ORG_A):
+        token = conn.execute(
+            "SELECT token FROM app.invite_user(%s, 'twice@example.com', 'member')", (USER_A,)
+        ).fetchone()[0]
+    outcome: list[object] = []
+
+    def second() -> None:
+        with psycopg.connect(url) as other:
+            try:
+                with other.transaction():
+                    other.execute("SELECT app.accept_invitation(%s)", (token,))
+                outcome.append("accepted")
+            except psycopg.Error as exc:
+                outcome.append(exc)
+
+    with psycopg.connect(url) as first:
+        with first.transaction():
+            first.execute("SELECT app.accept_invitation(%s)", (token,))
+            thread = threading.Thread(target=second)
+            thread.start()
+            with psycopg.connect(fresh, autocommit=True) as watcher:
+                for _ in range(200):  # until the second request waits on the invitation's lock
+                    waiting = watcher.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND query LIKE '%%accept_invitation%%'"
+                    ).fetchone()[0]
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+                assert waiting, "the second accept never waited for the first"
+        thread.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], errors.NoDataFound), outcome
+    with psycopg.connect(fresh) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM app.audit_log WHERE action = 'invitation.accept'"
+        ).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT count(*) FROM app.memberships m JOIN app.users u ON u.id = m.user_id "
+            "WHERE u.email = 'twice@example.com'"
+        ).fetchone() == (1,)
