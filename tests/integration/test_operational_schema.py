@@ -194,9 +194,10 @@ def test_an_organization_without_usage_events_can_be_deleted_and_renamed(db):
 @pytest.mark.parametrize(
     ("role", "org", "statement"),
     [
+        # as the superuser: platform_app may not insert memberships at all (202612051030)
         (
-            "platform_app",
-            ORG_A,
+            "postgres",
+            None,
             f"INSERT INTO app.memberships VALUES ('{ORG_A}', '{UNKNOWN}', 'member')",
         ),
         # the creator must be a member of the key's organization, not any tenant's user
@@ -241,9 +242,10 @@ def test_invalid_foreign_keys_are_rejected(db, role_url, role, org, statement):
         ),  # plaintext
         ("platform_app", key(scopes="'{}'")),
         ("platform_app", key(scopes="'{\"usage write\"}'")),
-        ("platform_app", f"INSERT INTO app.memberships VALUES ('{ORG_A}', '{USER_B}', 'god')"),
+        # users and memberships: written by the superuser (seeds) and the membership functions
+        ("postgres", f"INSERT INTO app.memberships VALUES ('{ORG_A}', '{USER_B}', 'god')"),
         (
-            "platform_app",
+            "postgres",
             "INSERT INTO app.users (id, email) VALUES (gen_random_uuid(), 'Mixed@Example.com')",
         ),
         ("platform_app", budget(soft="0.9", hard="0.8")),
