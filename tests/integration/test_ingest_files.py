@@ -74,6 +74,14 @@ def test_only_what_can_succeed_later_is_transient(exc, transient):
     assert is_transient(exc) is transient
 
 
+def test_a_unique_key_race_on_the_event_keys_is_transient(db, tmp_path):
+    ingest_file(write_ndjson(tmp_path / "x.ndjson", events(1)), database_url=db,
+                config=test_config(tmp_path))  # fmt: skip
+    with psycopg.connect(db) as conn, pytest.raises(psycopg.errors.UniqueViolation) as raised:
+        conn.execute("INSERT INTO ingest.event_keys SELECT * FROM ingest.event_keys")
+    assert is_transient(raised.value)
+
+
 def test_a_permanent_database_error_dead_letters_the_batch_at_once(db, tmp_path, monkeypatch):
     def overflow(self, work):
         raise psycopg.errors.NumericValueOutOfRange("numeric field overflow")

@@ -70,8 +70,9 @@ BATCH_COLUMNS = ("id", "state", "attempts", "shards", "shard_lines_done", "refer
 
 
 # SQLSTATEs worth another attempt: the same statements can succeed once the other session is
-# gone or the server is back. Class 08 (connection exceptions) too, and a psycopg
-# OperationalError without SQLSTATE (the connection broke before the server answered).
+# gone or the server is back. Class 08 (connection exceptions) too, a psycopg OperationalError
+# without SQLSTATE (the connection broke before the server answered), and a unique violation of
+# pk_event_keys (an ingester that raced ours: on the retry its keys are duplicates).
 TRANSIENT_SQLSTATES = frozenset({
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
@@ -92,6 +93,8 @@ def is_transient(exc: BaseException) -> bool:
     state = exc.sqlstate
     if state is None:
         return isinstance(exc, psycopg.OperationalError)
+    if state == "23505":  # unique_violation: only the key race (insert_keys.sql) resolves itself
+        return exc.diag.constraint_name == "pk_event_keys"
     return state.startswith("08") or state in TRANSIENT_SQLSTATES
 
 
