@@ -82,6 +82,27 @@ def test_a_unique_key_race_on_the_event_keys_is_transient(db, tmp_path):
     assert is_transient(raised.value)
 
 
+def test_a_lost_connection_is_retried_on_new_connections(db, tmp_path, monkeypatch):
+    real_load, calls = ingest_pipeline.ShardLoader.load, []
+
+    def cut(self, work):
+        calls.append(work.chunk_no)
+        if len(calls) == 1:  # the server drops every ingest connection, the batch lock's too
+            with psycopg.connect(db, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name LIKE 'ingest-%%'"
+                )
+        return real_load(self, work)
+
+    monkeypatch.setattr(ingest_pipeline.ShardLoader, "load", cut)
+    config = test_config(tmp_path, max_attempts=3, backoff_initial_seconds=0.01, shards=1)
+    result = ingest_file(write_ndjson(tmp_path / "x.ndjson", events(20)), database_url=db,
+                         config=config)  # fmt: skip
+    assert (result.state, result.attempts, result.accepted) == ("loaded", 2, 20)
+    assert len(stored(db)) == 20
+
+
 def test_a_permanent_database_error_dead_letters_the_batch_at_once(db, tmp_path, monkeypatch):
     def overflow(self, work):
         raise psycopg.errors.NumericValueOutOfRange("numeric field overflow")

@@ -238,17 +238,17 @@ def ingest_file(
             try:
                 _run_attempt(url, config, batch, path, fmt, source, progress)
             except Exception as exc:
-                if control.broken:  # the server went away: so did our batch lock
+                if not _still_connected(control):  # the server went away: so did our batch lock
                     control.close()
                     control = open_connection(url, config.role, application="ingest-control")
                     batch = _claim(control, digest, source, fmt, config.shards)
-                    if batch["state"] == "loaded":  # another ingester finished it meanwhile
-                        return _result(batch, source, fmt, started, replayed=True)
+                    if batch["state"] in ("loaded", "dead_lettered"):  # another ingester's end
+                        return _result(batch, source, fmt, started, replayed=True,
+                                       error=batch["last_error"] if batch["state"] != "loaded"
+                                       else None)  # fmt: skip
                     if batch["state"] == "validating":
                         batch = _transition(control, batch["id"], "failed",
                                             last_error=_describe(exc))  # fmt: skip
-                else:
-                    control.rollback()
                 error = _describe(exc)
                 if batch["state"] != "failed":
                     batch = _transition(control, batch["id"], "failed", last_error=error)
@@ -267,6 +267,19 @@ def ingest_file(
         raise AssertionError("unreachable")
     finally:
         control.close()  # also releases the batch's session advisory lock
+
+
+def _still_connected(conn: psycopg.Connection) -> bool:
+    """Roll back whatever the failed attempt left open; False if the connection is gone."""
+    if conn.broken or conn.closed:
+        return False
+    try:
+        conn.rollback()
+        conn.execute("SELECT 1").fetchone()
+        conn.commit()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 def _describe(exc: BaseException) -> str:
