@@ -468,7 +468,7 @@ def check_readable(path: Path, fmt: str, envelope: Envelope) -> None:
             raise FileUnreadable(f"not a Parquet file ({_one_line(exc)})") from None
     else:
         return
-    present = {c.strip() for c in columns}
+    present = set(columns)  # as the reader names them: no stripping
     missing = [p.name for p in envelope.properties if p.required and p.name not in present]
     if missing:
         raise FileUnreadable(
