@@ -30,7 +30,7 @@ from ingest_helpers import (
     write_parquet,
 )
 
-from dagster_project.lib.ingest import ingest_file
+from dagster_project.lib.ingest import ingest_events, ingest_file
 from dagster_project.lib.ingest import pipeline as ingest_pipeline
 from dagster_project.lib.ingest.pipeline import is_transient
 
@@ -150,7 +150,7 @@ def _text(path, text):
 
 UNREADABLE = {
     "empty.csv": (lambda p: _text(p, ""), "the file is empty"),
-    "empty.ndjson": (lambda p: _text(p, ""), "the file is empty"),
+    "empty.parquet": (lambda p: _text(p, ""), "the file is empty"),
     "blank.csv": (lambda p: _text(p, "\n\n"), "the CSV file has no header line"),
     "text.parquet": (
         lambda p: write_ndjson(p, events(3)),
@@ -179,6 +179,13 @@ def test_a_file_that_cannot_be_read_fails_at_once_in_one_line(db, tmp_path, name
     assert time.monotonic() - started < 10  # not 5 attempts and 15 s of backoff
     assert result.problem.startswith(f"{name}: dead_lettered after 1 attempt: {cause}")
     assert "\n" not in result.problem
+
+
+def test_ndjson_of_no_events_is_a_valid_empty_batch(db, tmp_path):
+    result = ingest_file(_text(tmp_path / "none.ndjson", ""), database_url=db,
+                         config=test_config(tmp_path))  # fmt: skip
+    assert (result.state, result.submitted, result.problem) == ("loaded", 0, None)
+    assert ingest_events([], database_url=db, config=test_config(tmp_path)).replayed
 
 
 def test_a_required_column_present_but_empty_is_quarantined_per_line(db, tmp_path):

@@ -448,10 +448,10 @@ def _run_attempt(
 
 
 def check_readable(path: Path, fmt: str, envelope: Envelope) -> None:
-    """Raise FileUnreadable if the file as a whole cannot be read as `fmt`: empty, not Parquet,
-    without a CSV header, or without a column a required property needs (CSV, Parquet). A
+    """Raise FileUnreadable if the file as a whole cannot be read as `fmt`: empty (CSV, Parquet),
+    not Parquet, without a CSV header, or without a column a required property needs (CSV, Parquet). A
     problem of single lines is not this: those lines are quarantined."""
-    if path.stat().st_size == 0:
+    if path.stat().st_size == 0 and fmt != "ndjson":  # NDJSON of no events is valid: 0 lines
         raise FileUnreadable("the file is empty")
     if fmt == "csv":
         try:
