@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,6 +22,7 @@ from rich.table import Table
 from dagster_project.console import make_console
 
 console = make_console(highlight=False, soft_wrap=True)
+err_console = make_console(stderr=True, highlight=False, soft_wrap=True)
 # A bar is worth drawing from this size up (about 25k events of NDJSON).
 PROGRESS_MIN_BYTES = 8 << 20
 
@@ -61,17 +63,16 @@ def ingest_command(
 ) -> None:
     """Ingest usage-event files: validate, quarantine the invalid, store each event once.
 
-    Each file is one batch (identity: the sha256 of its content). Ingesting a loaded file
-    again changes nothing and prints its recorded counts. Exit 1 if a batch is dead-lettered.
+    Each file is one batch (identity: the sha256 of its content and its format). Ingesting a
+    loaded file again changes nothing and prints its recorded counts. Exit 1 if a file failed
+    (dead-lettered, unreadable) or had every line quarantined; a summary line says which.
     """
     from dagster_project.lib.db.postgres import database_url as database_url_or_default
     from dagster_project.lib.ingest import ingest_file, load_config
 
     url = database_url_or_default(database_url)
-    config = load_config(config_path)
-    config = config.replace(
-        shards=shards or config.shards, batch_size=batch_size or config.batch_size
-    )
+    config = _with_options(load_config(config_path), shards=shards, batch_size=batch_size)
+    _check_paths(paths)
     results = []
     with Progress(
         TextColumn("{task.description}"),
@@ -85,7 +86,7 @@ def ingest_command(
     ) as bar:
         for path in paths:
             progress = None
-            if path.is_file() and path.stat().st_size >= PROGRESS_MIN_BYTES:
+            if path.stat().st_size >= PROGRESS_MIN_BYTES:
                 task = bar.add_task(path.name, total=path.stat().st_size)
 
                 def progress(done: int, total: int, task=task) -> None:
@@ -100,8 +101,51 @@ def ingest_command(
                 typer.echo(json.dumps(result.as_dict(), default=str))
     if not as_json:
         _summary(results)
-    if any(not r.ok for r in results):
+    problems = [r.problem for r in results if r.problem]
+    out = err_console if as_json else console
+    for problem in problems:
+        out.print(f"[red]{escape(problem)}[/]")
+    out.print(_summary_line(results, problems))
+    if problems:
         raise typer.Exit(1)
+
+
+def _with_options(config, *, shards: int | None, batch_size: int | None):
+    """The config with the command line's overrides, each checked by the config's own rules."""
+    from dagster_project.lib.ingest.config import IngestError, validate
+
+    for option, name, value in (("--shards", "shards", shards),
+                                ("--batch-size", "batch_size", batch_size)):  # fmt: skip
+        if value is None:
+            continue
+        config = config.replace(**{name: value})
+        problems = [p for p in validate(config) if p.startswith(f"{name} ")]
+        if problems:
+            raise IngestError(f"{option} {value}: {problems[0]}")
+    return config
+
+
+def _check_paths(paths: list[Path]) -> None:
+    """Every path is a file of a known format, before any is ingested."""
+    from dagster_project.lib.ingest.config import IngestError
+    from dagster_project.lib.ingest.readers import FORMATS
+
+    for path in paths:
+        if not path.is_file():
+            raise IngestError(f"{path}: no such file")
+        if path.suffix.lower() not in FORMATS:
+            raise IngestError(
+                f"{path}: unknown format {path.suffix or '(no extension)'}; use .ndjson/.jsonl, "
+                ".csv or .parquet"
+            )
+
+
+def _summary_line(results: list, problems: list[str]) -> str:
+    loaded = sum(r.ok and not r.replayed and not r.problem for r in results)
+    replayed = sum(r.ok and r.replayed and not r.problem for r in results)
+    line = (f"{len(results)} file{'s' if len(results) != 1 else ''}: {loaded} loaded, "
+            f"{replayed} already loaded, {len(problems)} failed")  # fmt: skip
+    return f"[red]{line}[/]" if problems else f"[green]{line}[/]"
 
 
 def _summary(results: list) -> None:
@@ -110,7 +154,8 @@ def _summary(results: list) -> None:
                    "quarantined", "late", "seconds", "events/s"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("file", "state") else "right")
     for r in results:
-        state = "loaded (replay: nothing new)" if r.replayed else r.state
+        state = f"{r.state} (earlier)" if r.replayed and not r.ok else r.state
+        state = "loaded (replay: nothing new)" if r.replayed and r.ok else state
         rate = "" if r.replayed or not r.seconds else f"{r.submitted / r.seconds:,.0f}"
         table.add_row(
             Path(r.source).name, str(r.batch_id), state, f"{r.submitted:,}", f"{r.accepted:,}",
@@ -118,10 +163,7 @@ def _summary(results: list) -> None:
         )  # fmt: skip
     console.print(table)
     for r in results:
-        if r.error:
-            console.print(f"[red]{Path(r.source).name}: dead-lettered after {r.attempts} "
-                          f"attempts: {r.error}[/]")  # fmt: skip
-        elif r.quarantined:
+        if r.quarantined and not r.problem:
             console.print(f"{Path(r.source).name}: {r.quarantined:,} quarantined: "
                           f"SELECT reason, count(*) FROM ingest.quarantine WHERE batch_id = "
                           f"{r.batch_id} GROUP BY 1")  # fmt: skip

@@ -284,7 +284,7 @@ def test_late_events_mark_the_hours_they_touched(db, tmp_path):
     assert result.late == sum(n for h, n in expected_hours.items() if h < current_hour)
 
 
-def test_a_failed_attempt_is_retried_with_backoff_then_dead_lettered(db, tmp_path, monkeypatch):
+def test_a_transient_failure_is_retried_with_backoff_then_dead_lettered(db, tmp_path, monkeypatch):
     path = write_ndjson(tmp_path / "x.ndjson", events(20))
     config = test_config(tmp_path, max_attempts=3, backoff_initial_seconds=0.01)
     real_load, calls = ingest_pipeline.ShardLoader.load, []
@@ -299,13 +299,17 @@ def test_a_failed_attempt_is_retried_with_backoff_then_dead_lettered(db, tmp_pat
     result = ingest_file(path, database_url=db, config=config)
     assert (result.state, result.attempts, result.accepted) == ("loaded", 2, 20)
 
-    monkeypatch.setattr(ingest_pipeline.ShardLoader, "load", lambda self, work: 1 / 0)
+    def deadlock(self, work):
+        raise psycopg.errors.SerializationFailure("simulated serialization failure")
+
+    monkeypatch.setattr(ingest_pipeline.ShardLoader, "load", deadlock)
     other = write_ndjson(tmp_path / "y.ndjson", events(5, start=100))
     failed = ingest_file(other, database_url=db, config=config)
     assert (failed.state, failed.attempts) == ("dead_lettered", 3)
-    assert "ZeroDivisionError" in failed.error
-    with pytest.raises(Exception, match="dead-lettered"):
-        ingest_file(other, database_url=db, config=config)
+    assert "SerializationFailure (40001)" in failed.error
+    again = ingest_file(other, database_url=db, config=config)  # not retried unless asked
+    assert (again.state, again.attempts, again.replayed) == ("dead_lettered", 3, True)
+    assert "dead-lettered earlier" in again.problem and "--retry-dead-lettered" in again.problem
     monkeypatch.setattr(ingest_pipeline.ShardLoader, "load", real_load)
     retried = ingest_file(other, database_url=db, config=config, retry_dead_lettered=True)
     assert (retried.state, retried.attempts, retried.accepted) == ("loaded", 4, 5)

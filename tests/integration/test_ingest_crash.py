@@ -1,6 +1,6 @@
 """kill -9 in the middle of a batch, then a rerun of the same file: exactly the rows and counts
-of an uninterrupted run. The loader pauses at a known point when PLATFORM_INGEST_TEST_PAUSE
-says so (lib/ingest/loader.py `_test_pause`), and the test kills the process there."""
+of an uninterrupted run. The CLI runs in a child that pauses the loader at a known point from
+outside (paused_ingest_cli.py: no test hook in the load path), and the test kills it there."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import yaml
 from ingest_helpers import event, events, make_world, quarantine, stored, test_config, write_ndjson
 
 from dagster_project.lib.ingest import ingest_file
+
+PAUSED_CLI = Path(__file__).parent / "paused_ingest_cli.py"
 
 
 def _config_file(tmp_path: Path) -> Path:
@@ -57,15 +59,10 @@ def test_kill_9_mid_batch_then_rerun_gives_exactly_the_uninterrupted_result(
     crashed = operational_databases.create()
     make_world(crashed)
     marker = tmp_path / "paused"
-    env = {
-        **os.environ,
-        "PLATFORM_INGEST_TEST_PAUSE": "staged:4:0",
-        "PLATFORM_INGEST_TEST_MARKER": str(marker),
-    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "dagster_project.cli", "ingest", str(path), "--database-url",
-         crashed, "--config", str(config_path), "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, str(PAUSED_CLI), str(marker), "4", "0",  # chunk 4, shard 0: staged
+         "ingest", str(path), "--database-url", crashed, "--config", str(config_path), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60

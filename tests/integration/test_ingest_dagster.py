@@ -44,12 +44,12 @@ def _land(tmp_path: Path, name: str, rows: list) -> Path:
 
 
 def _materialize(
-    ingest: IngestResource, paths: list[Path] | None = None
+    ingest: IngestResource, paths: list[Path] | None = None, *, raise_on_error: bool = True
 ) -> dg.ExecuteInProcessResult:
     run_config = {"ops": {"raw_usage_events": {"config": {"paths": [str(p) for p in paths or []]}}}}
     return dg.materialize(
         [raw_usage_events, no_rows_in_default_partition],
-        resources={"ingest": ingest}, run_config=run_config,
+        resources={"ingest": ingest}, run_config=run_config, raise_on_error=raise_on_error,
     )  # fmt: skip
 
 
@@ -76,6 +76,7 @@ def test_the_asset_reports_counts_and_archives_landing_files(ingest, tmp_path):
     }
     assert _checks(result) == {
         "quarantine_ratio_below_threshold": True,
+        "every_file_loaded": True,
         "no_rows_in_default_partition": True,
     }
     assert not landed.exists()
@@ -89,6 +90,66 @@ def test_the_quarantine_ratio_check_fails_over_the_threshold(ingest, tmp_path):
     result = _materialize(ingest, [write_ndjson(tmp_path / "bad.ndjson", rows)])
     assert _checks(result)["quarantine_ratio_below_threshold"] is False
     assert (tmp_path / "bad.ndjson").exists()  # not a landing file: left where it was
+
+
+def _land_text(tmp_path: Path, name: str, text: str, age: float = 60) -> Path:
+    path = tmp_path / "landing" / name
+    path.write_text(text)
+    old = time.time() - age
+    os.utime(path, (old, old))
+    return path
+
+
+def _dead_letter(tmp_path: Path) -> dict[str, str]:
+    folder = tmp_path / "landing" / "dead_letter"
+    return {p.name: p.read_text() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+
+
+def test_a_failed_file_goes_to_dead_letter_with_its_reason_and_fails_the_step(ingest, db, tmp_path):
+    _land_text(tmp_path, "broken.csv", "", age=120)  # first in line: the oldest
+    good = _land(tmp_path, "good.ndjson", events(5))
+    result = _materialize(ingest, raise_on_error=False)
+    assert not result.success  # a failed step, not a green run
+    assert _checks(result)["every_file_loaded"] is False
+    metadata = result.asset_materializations_for_node("raw_usage_events")[0].metadata
+    assert (metadata["accepted"].value, metadata["failed_files"].value) == (5, 1)
+    assert not good.exists() and not (tmp_path / "landing" / "broken.csv").exists()
+    letters = _dead_letter(tmp_path)
+    assert set(letters) == {"broken.csv", "broken.csv.reason.txt"}
+    assert (
+        "broken.csv: dead_lettered after 1 attempt: the file is empty"
+        in letters["broken.csv.reason.txt"]
+    )
+
+
+def test_a_resent_dead_lettered_file_never_blocks_the_files_behind_it(ingest, db, tmp_path):
+    _land_text(tmp_path, "broken.csv", "")
+    assert not _materialize(ingest, raise_on_error=False).success
+    for run in range(2):  # re-sent twice, each time ahead of a good file
+        _land_text(tmp_path, "broken.csv", "", age=120)
+        good = _land(tmp_path, f"good{run}.ndjson", events(3, start=10 * run))
+        result = _materialize(ingest, raise_on_error=False)
+        assert not result.success
+        assert not good.exists()  # ingested and archived, not stuck behind the bad file
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM app.usage_events").fetchone() == (6,)
+    letters = _dead_letter(tmp_path)
+    assert sorted(n for n in letters if not n.endswith(".reason.txt")) == [
+        "broken.1.csv", "broken.2.csv", "broken.csv"
+    ]  # fmt: skip
+    assert "dead-lettered earlier" in letters["broken.2.csv.reason.txt"]
+    assert list((tmp_path / "landing").glob("*.csv")) == []
+
+
+def test_the_quarantine_check_fails_when_a_file_had_nothing_accepted(ingest, tmp_path):
+    good = write_ndjson(tmp_path / "good.ndjson", events(100))
+    bad = write_ndjson(tmp_path / "bad.ndjson", [event(500 + n, status="ok") for n in range(3)])
+    result = _materialize(ingest, [good, bad], raise_on_error=False)  # 3 of 103: under 5%
+    assert _checks(result) == {  # the failed step skips the separate default-partition check
+        "quarantine_ratio_below_threshold": False,
+        "every_file_loaded": False,
+    }
+    assert not result.success
 
 
 def test_the_default_partition_check_fails_when_rows_land_there(ingest, db, tmp_path):

@@ -1,5 +1,6 @@
 """`raw_usage_events`: materializing it ingests landing files into app.usage_events."""
 
+import traceback
 from pathlib import Path
 
 import dagster as dg
@@ -9,11 +10,14 @@ from dagster_project.defs.ingestion.resources import IngestResource
 from dagster_project.defs.migrations.assets import schema_asset_key
 from dagster_project.lib.ingest import ingest_file
 from dagster_project.lib.ingest.landing import archive, pending_files
+from dagster_project.lib.ingest.pipeline import is_transient
 
 RAW_USAGE_EVENTS = dg.AssetKey(["raw_usage_events"])
 # The files producers deliver (defs/platform: materializing it writes the demo's traffic).
 USAGE_EVENT_FILES = dg.AssetKey(["usage_event_files"])
 QUARANTINE_CHECK = "quarantine_ratio_below_threshold"
+FILES_CHECK = "every_file_loaded"
+COUNTS = ("submitted", "accepted", "duplicates", "quarantined", "late")
 
 
 class IngestRunConfig(dg.Config):
@@ -31,8 +35,16 @@ class IngestRunConfig(dg.Config):
             QUARANTINE_CHECK,
             asset=RAW_USAGE_EVENTS,
             description="This run quarantined at most quarantine_ratio_threshold "
-            "(configs/ingest.yaml) of the events it was given.",
-        )
+            "(configs/ingest.yaml) of the events it was given, and no non-empty file had all "
+            "of its lines quarantined.",
+        ),
+        dg.AssetCheckSpec(
+            FILES_CHECK,
+            asset=RAW_USAGE_EVENTS,
+            blocking=True,  # a failed file fails the step (after every other file is done)
+            description="Every file of the run was loaded: none dead-lettered, failed or "
+            "wholly quarantined (those moved to the dead-letter folder with their reason).",
+        ),
     ],
     description="Usage events in app.usage_events, loaded from the landing folder (or the run "
     "config's paths) by lib/ingest: validated, deduplicated, costed; invalid events go to "
@@ -44,10 +56,23 @@ def raw_usage_events(
     settings = ingest.config()
     landing = settings.landing_dir.resolve()
     files = [Path(p) for p in config.paths] or pending_files(settings)
-    totals = {"submitted": 0, "accepted": 0, "duplicates": 0, "quarantined": 0, "late": 0}
-    batches, dead = [], 0
+    totals = dict.fromkeys(COUNTS, 0)
+    batches, problems, wholly_quarantined = [], [], []
     for path in files:
-        result = ingest_file(path, database_url=ingest.url(), config=settings)
+        try:
+            result = ingest_file(path, database_url=ingest.url(), config=settings)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the database is away: the files stay in the landing folder for the retry
+            # Not the database: this file (a bug, or a path that is gone). Its traceback, then
+            # the next file.
+            context.log.error(f"{path.name}:\n{traceback.format_exc()}")
+            problem = f"{path.name}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            problems.append(problem)
+            batches.append({"file": path.name, "problem": problem})
+            if path.exists() and path.resolve().parent == landing:
+                archive(path, settings, problem)
+            continue
         context.log.info(
             f"{path.name}: batch {result.batch_id} {result.state}"
             f"{' (replay)' if result.replayed else ''}: {result.submitted} submitted, "
@@ -56,9 +81,13 @@ def raw_usage_events(
         )
         for name in totals:
             totals[name] += getattr(result, name)
-        dead += not result.ok
+        if result.problem:
+            context.log.error(result.problem)
+            problems.append(result.problem)
+        if result.wholly_quarantined:
+            wholly_quarantined.append(path.name)
         if path.resolve().parent == landing:
-            archive(path, result.state, settings)
+            archive(path, settings, result.problem)
         batches.append({"file": path.name, **result.as_dict()})
     ratio = totals["quarantined"] / totals["submitted"] if totals["submitted"] else 0.0
     threshold = settings.quarantine_ratio_threshold
@@ -66,17 +95,32 @@ def raw_usage_events(
         metadata={
             **totals,
             "files": len(files),
-            "dead_lettered": dead,
+            "failed_files": len(problems),
             "quarantine_ratio": ratio,
             "batches": batches,
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name=QUARANTINE_CHECK,
-                passed=ratio <= threshold,
+                passed=ratio <= threshold and not wholly_quarantined,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"quarantine_ratio": ratio, "threshold": threshold, **totals},
-            )
+                metadata={
+                    "quarantine_ratio": ratio,
+                    "threshold": threshold,
+                    **totals,
+                    "wholly_quarantined_files": wholly_quarantined,
+                },  # fmt: skip
+            ),
+            dg.AssetCheckResult(
+                check_name=FILES_CHECK,
+                passed=not problems,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "files": len(files),
+                    "failed_files": len(problems),
+                    "problems": problems,
+                },  # fmt: skip
+            ),
         ],
     )
 

@@ -1,4 +1,5 @@
-"""`ingest_job`: ingest landing files, then check the quarantine ratio and default partition."""
+"""`ingest_job`: ingest landing files, then check them (every file loaded, quarantine ratio, default
+partition)."""
 
 import dagster as dg
 

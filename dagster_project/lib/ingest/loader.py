@@ -21,12 +21,10 @@ less than either index insert done in the wrong order (docs/performance.md).
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pgpq
 import psycopg
@@ -38,6 +36,7 @@ from psycopg import sql
 
 from dagster_project.lib.db.postgres import connect
 from dagster_project.lib.ingest.readers import Rejected
+from dagster_project.lib.sqlfiles import read_sql
 
 # Advisory lock classes (first key of the two-int form): key buckets, batches.
 KEY_LOCK, BATCH_LOCK = 0x1D6E57, 0x1D6E58
@@ -49,84 +48,6 @@ EVENT_COLUMNS = (
     "metadata",
 )  # fmt: skip
 KEY_COLUMNS = ("key_id", "organization_id", "occurred_at")
-# Session-private and emptied at every commit. `seq` is the row's position in the chunk's
-# share: each organization's rows are one seq range, and a duplicate is found by its seq.
-CREATE_STAGE = """
-CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
-    seq integer NOT NULL,
-    occurred_at timestamptz NOT NULL,
-    organization_id uuid NOT NULL,
-    user_id uuid,
-    api_key_id uuid,
-    model_id uuid NOT NULL,
-    input_tokens integer NOT NULL,
-    output_tokens integer NOT NULL,
-    latency_ms integer NOT NULL,
-    event_id text NOT NULL,
-    operation text NOT NULL,
-    status text NOT NULL,
-    error_code text,
-    cost_usd numeric(18, 10) NOT NULL,
-    metadata jsonb
-) ON COMMIT DELETE ROWS;
-CREATE INDEX IF NOT EXISTS ingest_stage_seq ON ingest_stage (seq);
-CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage_keys (
-    seq integer NOT NULL,
-    key_id uuid NOT NULL,
-    organization_id uuid NOT NULL,
-    occurred_at timestamptz NOT NULL
-) ON COMMIT DELETE ROWS;
-"""
-# Concurrent ingesters lock the key buckets (0-15) they load, in order (no deadlocks): two
-# batches holding copies of one key load one after the other, so the anti-join below sees
-# what the other committed.
-LOCK_BUCKETS = """
-SELECT pg_advisory_xact_lock(%s, b) FROM (SELECT DISTINCT unnest(%s::int[]) AS b ORDER BY 1) AS l
-"""
-# Keys stored already (by an earlier chunk or batch, or by a concurrent ingester that
-# committed before we got the organization's lock): their events are duplicates. The first
-# accepted copy wins.
-DELETE_STORED_KEYS = """
-WITH stored AS (
-    DELETE FROM ingest_stage_keys AS s USING ingest.event_keys AS k WHERE k.key_id = s.key_id
-    RETURNING s.seq
-)
-SELECT coalesce(array_agg(seq), '{}') FROM stored
-"""
-# A plain INSERT after the anti-join: cheaper than ON CONFLICT's speculative insertion
-# (docs/performance.md). The primary key stays the guard: an ingester racing without the lock
-# would fail here, and its batch be retried.
-INSERT_KEYS = """
-INSERT INTO ingest.event_keys (key_id, organization_id, occurred_at, batch_id)
-SELECT key_id, organization_id, occurred_at, %(batch_id)s FROM ingest_stage_keys
-"""
-INSERT_EVENTS = sql.SQL(
-    "INSERT INTO app.usage_events (received_at, {columns}) "
-    "SELECT %(received_at)s, {columns} FROM ingest_stage "
-    "WHERE seq >= %(start)s AND seq < %(stop)s AND organization_id = %(org)s"
-).format(columns=sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS)))
-TOUCH_HOURS = """
-WITH hours AS (
-    SELECT organization_id, date_trunc('hour', occurred_at) AS event_hour, count(*) AS rows_added
-    FROM ingest_stage GROUP BY 1, 2
-), touched AS (
-    INSERT INTO ingest.touched_event_hours AS t
-        (organization_id, event_hour, rows_added, last_batch_id)
-    -- Key order: concurrent shards then lock the same rows in the same order (no deadlock).
-    SELECT organization_id, event_hour, rows_added, %(batch_id)s FROM hours ORDER BY 1, 2
-    ON CONFLICT (organization_id, event_hour) DO UPDATE
-        SET rows_added = t.rows_added + excluded.rows_added, last_touched_at = now(),
-            last_batch_id = excluded.last_batch_id
-)
-SELECT coalesce(sum(rows_added) FILTER (WHERE event_hour < %(reference_hour)s), 0) FROM hours
-"""
-ADD_COUNTS = """
-UPDATE ingest.ingestion_batches
-SET submitted = submitted + %(submitted)s, accepted = accepted + %(accepted)s,
-    duplicates = duplicates + %(duplicates)s, quarantined = quarantined + %(quarantined)s,
-    late = late + %(late)s, shard_lines_done[%(shard)s + 1] = %(last_line)s
-WHERE id = %(batch_id)s
-"""
 QUARANTINE_COLUMNS = ("batch_id", "line_no", "reason", "detail", "source_file",
                       "organization_id", "event_id", "raw_payload", "payload_encoding")  # fmt: skip
 
@@ -168,7 +89,7 @@ def open_connection(url: str, role: str, *, application: str = "ingest") -> psyc
     # 8 MB of temp_buffers would write them out and read them back.
     conn.execute("SET temp_buffers = '256MB'")
     conn.execute("SET work_mem = '64MB'")
-    conn.execute(CREATE_STAGE)
+    conn.execute(_sql("create_stage.sql"))
     conn.commit()
     return conn
 
@@ -200,7 +121,7 @@ class ShardLoader:
                 t = self._load_events(work, counts, t)
             if work.quarantined:
                 self._copy_quarantine(work.quarantined)
-            conn.execute(ADD_COUNTS, {
+            conn.execute(_sql("add_counts.sql"), {
                 "submitted": counts.submitted, "accepted": counts.accepted,
                 "duplicates": counts.duplicates, "quarantined": counts.quarantined,
                 "late": counts.late, "shard": self.shard, "last_line": work.last_line,
@@ -213,7 +134,9 @@ class ShardLoader:
     def _load_events(self, work: Work, counts: Counts, t: float) -> float:
         conn, accepted = self.conn, work.accepted
         slices = _organization_slices(accepted)
-        conn.execute(LOCK_BUCKETS, (KEY_LOCK, pc.unique(accepted["bucket"]).to_pylist()))
+        conn.execute(
+            _sql("lock_buckets.sql"), (KEY_LOCK, pc.unique(accepted["bucket"]).to_pylist())
+        )
         t = self._timed("lock", t)
         seq = pa.array(range(accepted.num_rows), pa.int32())
         events = _plain(accepted.select(EVENT_COLUMNS)).add_column(0, "seq", seq)
@@ -224,30 +147,29 @@ class ShardLoader:
         t = self._timed("copy_events", t)
         self._copy("ingest_stage_keys", keys)
         t = self._timed("copy_keys", t)
-        _test_pause("staged", work.chunk_no, self.shard)
         # One index probe per key (the planner would otherwise hash the whole keys table).
         conn.execute("SET LOCAL enable_hashjoin = off")
         conn.execute("SET LOCAL enable_mergejoin = off")
-        (stored,) = conn.execute(DELETE_STORED_KEYS).fetchone()
+        (stored,) = conn.execute(_sql("delete_stored_keys.sql")).fetchone()
         conn.execute("RESET enable_hashjoin")
         conn.execute("RESET enable_mergejoin")
         if stored:
             conn.execute("DELETE FROM ingest_stage WHERE seq = ANY(%s)", (stored,))
         counts.duplicates += len(stored)
         t = self._timed("dedup_keys", t)
-        conn.execute(INSERT_KEYS, {"batch_id": self.batch_id})
+        conn.execute(_sql("insert_keys.sql"), {"batch_id": self.batch_id})
         t = self._timed("insert_keys", t)
         with conn.pipeline():
             cursors = []
             for org, start, stop in slices:
                 conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, org))
-                cursors.append(conn.execute(INSERT_EVENTS, {
+                cursors.append(conn.execute(_sql("insert_events.sql"), {
                     "received_at": self.received_at, "start": start, "stop": stop, "org": org}))  # fmt: skip
         counts.accepted = sum(c.rowcount for c in cursors)
         conn.execute("SELECT set_config(%s, '', true)", (TENANT_SETTING,))
         t = self._timed("insert_events", t)
         params = {"batch_id": self.batch_id, "reference_hour": self.reference_hour}
-        (late,) = conn.execute(TOUCH_HOURS, params).fetchone()
+        (late,) = conn.execute(_sql("touch_hours.sql"), params).fetchone()
         counts.late = int(late)
         return self._timed("touched_hours", t)
 
@@ -329,13 +251,5 @@ def _plain(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays([_storage(c) for c in table.columns], names=table.column_names)
 
 
-def _test_pause(point: str, chunk_no: int, shard: int) -> None:
-    """Tests only: PLATFORM_INGEST_TEST_PAUSE=<point>:<chunk_no>:<shard> makes that shard's
-    loader write the file named by PLATFORM_INGEST_TEST_MARKER and sleep there, so a test can
-    kill -9 the process at a known point of a batch."""
-    if os.environ.get("PLATFORM_INGEST_TEST_PAUSE") != f"{point}:{chunk_no}:{shard}":
-        return
-    marker = os.environ.get("PLATFORM_INGEST_TEST_MARKER")
-    if marker:
-        Path(marker).write_text(str(os.getpid()))
-    time.sleep(3600)
+def _sql(name: str) -> str:
+    return read_sql("dagster_project.lib.ingest", name)

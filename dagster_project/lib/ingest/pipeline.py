@@ -3,19 +3,26 @@
     results = ingest_paths([Path("usage.ndjson")], database_url=url)     # platformctl ingest
     result = ingest_events([{"event_id": ...}, ...], database_url=url)   # the Python API
 
-A batch is one file, identified by the sha256 of its bytes: ingesting the same content again
-is a replay that changes nothing and reports the recorded counts. Two ingesters given the same
+A batch is one file, identified by the sha256 of its bytes and its format: ingesting the same
+content again is a replay that changes nothing and reports the recorded counts. Two ingesters given the same
 file serialise on the batch's advisory lock; the second sees it loaded. A batch is read in
 chunks; the main thread parses and validates chunk n+1 (DuckDB) while one loader thread per
 shard writes its share of chunk n (PostgreSQL; a shard owns a fixed set of key buckets), each
 share in one transaction together with the shard's resume point. A crash loses at most the
 uncommitted shares; the rerun resumes after each shard's last committed line and ends with
-exactly the rows and counts of an uninterrupted run. A failed attempt is retried with exponential backoff, and
-after `max_attempts` the batch is dead-lettered.
+exactly the rows and counts of an uninterrupted run.
+
+Failures: only what can succeed later is retried (connection loss, serialization failure,
+deadlock, lock timeout: `is_transient`), with exponential backoff, and after `max_attempts`
+the batch is dead-lettered. Anything else dead-letters it at once: a file that cannot be read
+as its format (`FileUnreadable`: empty, not Parquet, a required column missing) or a database
+error no retry can change. Either way the result says so (`BatchResult.problem`, one line
+naming the file and the cause); an unexpected exception (a bug) is recorded, then re-raised.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import queue
 import random
@@ -30,9 +37,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import duckdb
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from dagster_project.lib.ingest.config import IngestConfig, IngestError, load_config
 from dagster_project.lib.ingest.loader import (
@@ -51,12 +60,47 @@ from dagster_project.lib.ingest.readers import (
     sha256_of,
 )
 from dagster_project.lib.ingest.reference import Reference
-from dagster_project.lib.ingest.schema import load_envelope
+from dagster_project.lib.ingest.schema import Envelope, load_envelope
 from dagster_project.lib.ingest.validate import Validator
+from dagster_project.lib.sqlfiles import read_sql
 
 BATCH_COLUMNS = ("id", "state", "attempts", "shards", "shard_lines_done", "reference_time",
                  "received_at", "submitted", "accepted", "duplicates", "quarantined", "late",
                  "last_error")  # fmt: skip
+
+
+# SQLSTATEs worth another attempt: the same statements can succeed once the other session is
+# gone or the server is back. Class 08 (connection exceptions) too, a psycopg OperationalError
+# without SQLSTATE (the connection broke before the server answered), and a unique violation of
+# pk_event_keys (an ingester that raced ours: on the retry its keys are duplicates).
+TRANSIENT_SQLSTATES = frozenset({
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available (lock_timeout)
+    "57P01", "57P02", "57P03",  # admin_shutdown, crash_shutdown, cannot_connect_now
+    "53300",  # too_many_connections
+})  # fmt: skip
+
+
+class FileUnreadable(IngestError):
+    """The file as a whole cannot be read as its format: no retry can change that."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Could the failed attempt succeed if run again unchanged?"""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError)
+    if state == "23505":  # unique_violation: only the key race (insert_keys.sql) resolves itself
+        return exc.diag.constraint_name == "pk_event_keys"
+    return state.startswith("08") or state in TRANSIENT_SQLSTATES
+
+
+# Failures that are about the data or the database, not the code: dead-lettered with one line,
+# no traceback. Any other exception is a bug: recorded, then re-raised.
+EXPECTED_FAILURES = (IngestError, psycopg.Error, duckdb.Error, pa.ArrowException)
 
 
 # Seconds per loader step of the last attempt in this process (the benchmark reports them).
@@ -69,7 +113,7 @@ class BatchResult:
     source: str
     format: str
     state: str
-    replayed: bool  # already loaded before this call: nothing was written
+    replayed: bool  # loaded (or dead-lettered) before this call: nothing was done
     attempts: int
     submitted: int
     accepted: int
@@ -83,8 +127,29 @@ class BatchResult:
     def ok(self) -> bool:
         return self.state == "loaded"
 
+    @property
+    def wholly_quarantined(self) -> bool:
+        """Lines were submitted and every one was quarantined: nothing of the file is stored."""
+        return self.submitted > 0 and self.quarantined == self.submitted
+
+    @property
+    def problem(self) -> str | None:
+        """Why this file needs a person, in one line naming it; None when it was loaded (or
+        replayed) with something stored or recognised as already stored."""
+        name = Path(self.source).name
+        if not self.ok and self.replayed:
+            return f"{name}: {self.error}"
+        if not self.ok:
+            attempts = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+            return f"{name}: {self.state} after {attempts}: {self.error}"
+        if self.wholly_quarantined:
+            return (f"{name}: all {self.submitted:,} lines quarantined (nothing stored): "
+                    f"SELECT reason, count(*) FROM ingest.quarantine WHERE batch_id = "
+                    f"{self.batch_id} GROUP BY 1")  # fmt: skip
+        return None
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "problem": self.problem}
 
 
 def ingest_paths(
@@ -151,8 +216,11 @@ def ingest_file(
     config = config or load_config()
     url = database_url
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    fmt = detect_format(path)
+        raise IngestError(f"{path}: no such file")
+    try:
+        fmt = detect_format(path)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
     source = source or str(path.resolve())
     started = time.monotonic()
     digest = sha256_of(path)
@@ -162,20 +230,33 @@ def ingest_file(
         if batch["state"] == "loaded":
             return _result(batch, source, fmt, started, replayed=True)
         if batch["state"] == "dead_lettered" and not retry_dead_lettered:
-            raise IngestError(
-                f"{path}: batch {batch['id']} is dead-lettered ({batch['last_error']}); fix the "
-                "cause, then retry it with `platformctl ingest --retry-dead-lettered`"
-            )
+            return _result(batch, source, fmt, started, replayed=True, error=(
+                f"dead-lettered earlier ({batch['last_error']}); fix the cause, then retry it "
+                "with `platformctl ingest --retry-dead-lettered`"))  # fmt: skip
         for attempt in range(1, config.max_attempts + 1):
             batch = _start_attempt(control, batch)
             try:
                 _run_attempt(url, config, batch, path, fmt, source, progress)
-            except Exception as exc:  # every failure is recorded and retried, then dead-lettered
-                control.rollback()
-                error = f"{type(exc).__name__}: {exc}"[:4000]
-                batch = _transition(control, batch["id"], "failed", last_error=error)
-                if attempt == config.max_attempts:
+            except Exception as exc:
+                if not _still_connected(control):  # the server went away: so did our batch lock
+                    control.close()
+                    control = open_connection(url, config.role, application="ingest-control")
+                    batch = _claim(control, digest, source, fmt, config.shards)
+                    if batch["state"] in ("loaded", "dead_lettered"):  # another ingester's end
+                        return _result(batch, source, fmt, started, replayed=True,
+                                       error=batch["last_error"] if batch["state"] != "loaded"
+                                       else None)  # fmt: skip
+                    if batch["state"] == "validating":
+                        batch = _transition(control, batch["id"], "failed",
+                                            last_error=_describe(exc))  # fmt: skip
+                error = _describe(exc)
+                if batch["state"] != "failed":
+                    batch = _transition(control, batch["id"], "failed", last_error=error)
+                transient = is_transient(exc)
+                if not transient or attempt == config.max_attempts:
                     batch = _transition(control, batch["id"], "dead_lettered")
+                    if not isinstance(exc, EXPECTED_FAILURES):
+                        raise  # a bug: its traceback, after the batch records it
                     return _result(batch, source, fmt, started, error=error)
                 delay = config.backoff_seconds(attempt) * random.uniform(0.8, 1.2)
                 batch = _transition(control, batch["id"], "retrying", next_attempt_in=delay)
@@ -188,21 +269,43 @@ def ingest_file(
         control.close()  # also releases the batch's session advisory lock
 
 
+def _still_connected(conn: psycopg.Connection) -> bool:
+    """Roll back whatever the failed attempt left open; False if the connection is gone."""
+    if conn.broken or conn.closed:
+        return False
+    try:
+        conn.rollback()
+        conn.execute("SELECT 1").fetchone()
+        conn.commit()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    """The failure in one line (stored as the batch's last_error)."""
+    if isinstance(exc, IngestError):
+        text = str(exc)
+    elif isinstance(exc, psycopg.Error):
+        message = exc.diag.message_primary or str(exc) or "the connection was lost"
+        text = f"{type(exc).__name__} ({exc.sqlstate or 'no SQLSTATE'}): {message}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:4000]
+
+
 # -- the batch row --------------------------------------------------------------------------------
 
 
 def _claim(conn: psycopg.Connection, digest: bytes, source: str, fmt: str, shards: int) -> dict:
-    """The batch for this content (created if new), locked for this session: a second
-    ingester of the same content waits here, then finds it loaded."""
-    conn.execute(
-        "INSERT INTO ingest.ingestion_batches (content_sha256, source, format, reference_time, "
-        "shards, shard_lines_done) VALUES (%s, %s, %s, now(), %s, array_fill(0::bigint, ARRAY[%s])) "
-        "ON CONFLICT (content_sha256) DO NOTHING",
-        (digest, source[:4096], fmt, shards, shards),
-    )
+    """The batch for this content and format (created if new), locked for this session: a
+    second ingester of the same file waits here, then finds it loaded."""
+    conn.execute(_sql("claim_batch.sql"), {"digest": digest, "source": source[:4096],
+                                           "format": fmt, "shards": shards})  # fmt: skip
     conn.commit()
     (batch_id,) = conn.execute(
-        "SELECT id FROM ingest.ingestion_batches WHERE content_sha256 = %s", (digest,)
+        "SELECT id FROM ingest.ingestion_batches WHERE content_sha256 = %s AND format = %s",
+        (digest, fmt),
     ).fetchone()
     conn.execute("SELECT pg_advisory_lock(%s, %s)", (BATCH_LOCK, batch_id))
     conn.commit()
@@ -230,13 +333,7 @@ def _transition(
 ) -> dict:
     """Move the batch along its state machine (the table's trigger refuses illegal moves)."""
     conn.execute(
-        "UPDATE ingest.ingestion_batches SET state = %(state)s, "
-        "last_error = coalesce(%(error)s, last_error), "
-        "attempts = attempts + %(attempt)s::int, "
-        "started_at = CASE WHEN %(attempt)s THEN coalesce(started_at, now()) ELSE started_at END, "
-        "finished_at = CASE WHEN %(finished)s THEN clock_timestamp() ELSE finished_at END, "
-        "next_attempt_at = clock_timestamp() + make_interval(secs => %(delay)s) "
-        "WHERE id = %(id)s",
+        _sql("transition_batch.sql"),
         {
             "state": state,
             "error": last_error,
@@ -302,6 +399,8 @@ def _run_attempt(
     source: str,
     progress: Progress | None,
 ) -> None:
+    envelope = load_envelope()
+    check_readable(path, fmt, envelope)
     done = list(batch["shard_lines_done"])
     reference_time: datetime = batch["reference_time"].astimezone(UTC)
     connections = []
@@ -309,7 +408,7 @@ def _run_attempt(
         lookup = open_connection(url, config.role, application="ingest-reference")
         connections.append(lookup)
         validator = Validator(
-            load_envelope(), Reference(lookup), reference_time,
+            envelope, Reference(lookup), reference_time,
             clock_skew_seconds=config.clock_skew_seconds, retention_days=config.retention_days,
         )  # fmt: skip
         shards = []
@@ -325,7 +424,7 @@ def _run_attempt(
             worker.start()
         try:
             for chunk_no, chunk in enumerate(
-                read_chunks(path, fmt, config.batch_size, progress), 1
+                _read_chunks(path, fmt, config.batch_size, progress), 1
             ):
                 if chunk.last_line <= min(done):
                     continue  # every shard committed this chunk in an earlier attempt
@@ -346,6 +445,55 @@ def _run_attempt(
     finally:
         for conn in connections:
             conn.close()
+
+
+def check_readable(path: Path, fmt: str, envelope: Envelope) -> None:
+    """Raise FileUnreadable if the file as a whole cannot be read as `fmt`: empty (CSV, Parquet),
+    not Parquet, without a CSV header, or without a column a required property needs (CSV, Parquet). A
+    problem of single lines is not this: those lines are quarantined."""
+    if path.stat().st_size == 0 and fmt != "ndjson":  # NDJSON of no events is valid: 0 lines
+        raise FileUnreadable("the file is empty")
+    if fmt == "csv":
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                columns = next(csv.reader(f), None)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise FileUnreadable(f"the CSV header cannot be read: {exc}") from None
+        if not columns or not any(c.strip() for c in columns):
+            raise FileUnreadable("the CSV file has no header line")
+    elif fmt == "parquet":
+        try:
+            columns = pq.read_schema(path).names
+        except (pa.ArrowException, OSError) as exc:
+            raise FileUnreadable(f"not a Parquet file ({_one_line(exc)})") from None
+    else:
+        return
+    present = set(columns)  # as the reader names them: no stripping
+    missing = [p.name for p in envelope.properties if p.required and p.name not in present]
+    if missing:
+        raise FileUnreadable(
+            f"missing required column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (the {fmt.upper()} columns are {', '.join(columns)})"
+        )
+
+
+def _read_chunks(
+    path: Path, fmt: str, batch_size: int, progress: Progress | None
+) -> Iterable[Chunk]:
+    """read_chunks, with a failure of the reader itself (the file is not what its name says,
+    or is cut short) as FileUnreadable."""
+    try:
+        yield from read_chunks(path, fmt, batch_size, progress)
+    except (pa.ArrowException, duckdb.Error, UnicodeDecodeError, csv.Error) as exc:
+        raise FileUnreadable(f"cannot be read as {fmt}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]
+
+
+def _sql(name: str) -> str:
+    return read_sql("dagster_project.lib.ingest", name)
 
 
 def _put(shards: list[_Shard], worker: _Shard, item: Work | None, *, force: bool = False) -> None:

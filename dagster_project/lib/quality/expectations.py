@@ -63,7 +63,7 @@ from dagster_project.lib.quality.common import (
 
 DEFAULT_DATA_DOCS_DIR = DATA_DIR / "data_docs"
 DOCS_SITE = "platform_quality"
-COST_UNITS = Decimal(10) ** 10  # the stored scale of cost_usd: numeric(20,10) / DECIMAL(38,10)
+COST_UNITS = Decimal(10) ** 10  # the stored scale of cost_usd: 10 decimals in every table
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,27 @@
+-- The loader's staging tables: session-private and emptied at every commit. `seq` is the row's
+-- position in the chunk's share: each organization's rows are one seq range, and a duplicate is
+-- found by its seq.
+CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
+    seq integer NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    organization_id uuid NOT NULL,
+    user_id uuid,
+    api_key_id uuid,
+    model_id uuid NOT NULL,
+    input_tokens integer NOT NULL,
+    output_tokens integer NOT NULL,
+    latency_ms integer NOT NULL,
+    event_id text NOT NULL,
+    operation text NOT NULL,
+    status text NOT NULL,
+    error_code text,
+    cost_usd numeric(18, 10) NOT NULL,
+    metadata jsonb
+) ON COMMIT DELETE ROWS;
+CREATE INDEX IF NOT EXISTS ingest_stage_seq ON ingest_stage (seq);
+CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage_keys (
+    seq integer NOT NULL,
+    key_id uuid NOT NULL,
+    organization_id uuid NOT NULL,
+    occurred_at timestamptz NOT NULL
+) ON COMMIT DELETE ROWS;
