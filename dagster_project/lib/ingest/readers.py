@@ -237,7 +237,7 @@ def _ndjson_lines(data: bytes, first_line: int, limit: int) -> tuple[Chunk, int]
     blank = lengths <= 0
     too_long = lengths > limit
     rejected = [
-        _too_large(first_line + i, data[offsets[i] : offsets[i] + PAYLOAD_PREFIX],
+        _too_large(first_line + i, data[offsets[i] : min(offsets[i + 1], offsets[i] + PAYLOAD_PREFIX)],
                    int(lengths[i]), limit)
         for i in np.flatnonzero(too_long)
     ]  # fmt: skip
