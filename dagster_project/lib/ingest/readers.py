@@ -386,6 +386,9 @@ def _csv_blocks(path: Path, progress: Progress | None, limit: int) -> Iterator[C
         return "skip"
 
     def rejected(number: int, text: str) -> Rejected:
+        data = text.encode()
+        if len(data) > limit:
+            return _too_large(number, data[:PAYLOAD_PREFIX], len(data), limit)
         return Rejected(
             number, "malformed_record", "a CSV row with the wrong number of fields", text, "utf8"
         )
