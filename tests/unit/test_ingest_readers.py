@@ -107,3 +107,67 @@ def test_a_csv_column_is_read_by_position_whatever_its_name(tmp_path, name):
     rows, _ = _lines(path, "csv", max_line_bytes=1000)
     assert json.loads(rows[2]) == {"event_id": "abc", name: "7"}
     assert json.loads(rows[3]) == {"event_id": "abd"}
+
+
+# -- CSV: the slow reader (records longer than pyarrow's block) reads as pyarrow does -----------
+
+cells = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text(st.sampled_from(list('ab,"\n\r é{}:1')), min_size=1, max_size=8),
+)
+
+
+def _csv_file(path: Path, header: list[str], rows: list[list], end: str, bom: bool) -> Path:
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        if value == "" or any(c in value for c in ',"\r\n'):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    text = "".join(",".join(map(cell, r)) + end for r in [header, *rows])
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+def _read(blocks) -> tuple[dict, dict]:
+    rows, rejected = {}, {}
+    for chunk in blocks:
+        rows.update(zip(chunk.rows["line_no"].to_pylist(), chunk.rows["raw"].to_pylist(),
+                        strict=True))  # fmt: skip
+        rejected.update({r.line_no: (r.reason, r.payload) for r in chunk.rejected})
+    return rows, rejected
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(cells, min_size=3, max_size=3), max_size=12),
+    end=st.sampled_from(["\n", "\r\n"]),
+    bom=st.booleans(),
+)
+def test_the_slow_csv_reader_reads_what_pyarrow_reads(tmp_path, rows, end, bom):
+    path = _csv_file(tmp_path / "x.csv", ["event_id", "metadata", "input_tokens"], rows, end, bom)
+    fast = _read(readers._csv_blocks_fast(path, None, 1000, [2]))
+    slow = _read(readers._csv_blocks_slowly(path, 1000, first=2))
+    assert slow == fast
+
+
+def test_a_csv_record_longer_than_pyarrows_block_is_too_large_and_the_rest_read(
+    tmp_path, monkeypatch
+):
+    """pyarrow cannot read a record longer than its block: from there on the slow reader
+    reads, records before it are not read twice, and the long record costs no memory."""
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 256)
+    rows = [[f"e{n}", '{"a": 1}', str(n)] for n in range(40)]
+    rows[25][1] = json.dumps({"blob": "x" * 5000, "quoted": 'a "b", c\nd'})
+    path = _csv_file(tmp_path / "x.csv", ["event_id", "metadata", "input_tokens"], rows, "\r\n",
+                     True)  # fmt: skip
+    got, rejected = _lines(path, "csv", max_line_bytes=1000)
+    assert sorted(got) == [n + 2 for n in range(40) if n != 25]
+    assert json.loads(got[41]) == {"event_id": "e39", "metadata": {"a": 1}, "input_tokens": 39}
+    reason, detail, payload, _ = rejected[27]
+    assert reason == "too_large" and payload.startswith('e25,"{""blob""')
+    assert "a line of 50" in detail  # its length in the file, quotes doubled

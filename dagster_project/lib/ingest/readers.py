@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,6 +380,20 @@ class _CountingFile(io.RawIOBase):
 
 
 def _csv_blocks(path: Path, progress: Progress | None, limit: int) -> Iterator[Chunk]:
+    """pyarrow's reader (fast), or, from the record where it finds one longer than its block
+    (16 MiB; it cannot go on), the slow reader, which skips such a record as too_large."""
+    done = [2]  # the next record number the fast reader would give (the header is 1)
+    try:
+        yield from _csv_blocks_fast(path, progress, limit, done)
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc):  # pyarrow: "straddling object straddles two blocks"
+            raise
+        yield from _csv_blocks_slowly(path, limit, first=done[0])
+
+
+def _csv_blocks_fast(
+    path: Path, progress: Progress | None, limit: int, done: list[int]
+) -> Iterator[Chunk]:
     skipped: list[tuple[int, str]] = []
 
     def invalid_row(row: pa_csv.InvalidRow) -> str:
@@ -426,10 +441,134 @@ def _csv_blocks(path: Path, progress: Progress | None, limit: int) -> Iterator[C
             chunk = _rendered(con, sql, texts, pa.array(numbers, pa.int64()), limit)
             chunk.rejected.extend(bad + not_text)
             yield chunk
+            done[0] = next_no
         if skipped:
             yield Chunk(CHUNK.empty_table(), [rejected(n, t) for n, t in skipped])
     finally:
         source.close()
+
+
+def _csv_blocks_slowly(path: Path, limit: int, first: int) -> Iterator[Chunk]:
+    """The CSV file's records numbered `first` and after, parsed in Python (rare: a file with
+    a record longer than pyarrow's block). The same rules as pyarrow's reader: RFC 4180
+    quoting, CR, LF or CRLF, blank lines skipped, an empty field null, a quoted "" empty."""
+    records = _csv_records(path, limit)
+    header = next(records, None)
+    if header is None or header[0] is None:
+        raise ValueError(f"{path}: the CSV header is missing or longer than {limit} bytes")
+    names = [(f or b"").decode("utf-8", "replace") for f in header[0]]
+    con = duckdb.connect()
+    sql = _render_sql(pa.schema([(n, pa.string()) for n in names]), typed=False)
+    columns: list[list[str | None]] = [[] for _ in names]
+    numbers: list[int] = []
+    rejected: list[Rejected] = []
+    pending = 0  # bytes
+    for number, (fields, raw, length) in enumerate(records, 2):
+        if number < first:
+            continue
+        if fields is None:
+            rejected.append(_too_large(number, raw, length, limit))
+        elif len(fields) != len(names):
+            rejected.append(_rejected(number, "malformed_record",
+                                      "a CSV row with the wrong number of fields", raw))  # fmt: skip
+        elif not all(f is None or _is_utf8(f) for f in fields):
+            rejected.append(_rejected(number, "invalid_encoding", "a CSV field is not UTF-8", raw))
+        else:
+            for column, f in zip(columns, fields, strict=True):
+                column.append(None if f is None else f.decode("utf-8"))
+            numbers.append(number)
+        pending += min(length, PAYLOAD_PREFIX) if fields is None else length
+        if len(numbers) + len(rejected) >= 8192 or pending >= CHUNK_BYTES:
+            yield _slow_chunk(con, sql, names, columns, numbers, rejected, limit)
+            columns, numbers, rejected, pending = [[] for _ in names], [], [], 0
+    if numbers or rejected:
+        yield _slow_chunk(con, sql, names, columns, numbers, rejected, limit)
+
+
+def _slow_chunk(con, sql, names, columns, numbers, rejected, limit) -> Chunk:
+    batch = pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in columns], names=names)
+    chunk = _rendered(con, sql, batch, pa.array(numbers, pa.int64()), limit)
+    chunk.rejected.extend(rejected)
+    return chunk
+
+
+def _csv_records(path: Path, limit: int) -> Iterator[tuple[list[bytes | None] | None, bytes, int]]:
+    """(fields, raw bytes, length) per record: fields None when it is longer than `limit`,
+    and then only its first PAYLOAD_PREFIX bytes are kept; memory stays flat whatever the
+    record. A field is None when empty and unquoted."""
+    special = re.compile(rb"[,\r\n]")
+    fields: list[bytes | None] | None = []
+    field, raw = bytearray(), bytearray()
+    length, quoted, in_quotes, at_start = 0, False, False, True
+
+    def add(data: bytes, content: bool = True) -> None:
+        nonlocal length, fields
+        length += len(data)
+        if fields is not None and length > limit:
+            fields, raw[PAYLOAD_PREFIX:] = None, b""
+        if len(raw) < (limit if fields is not None else PAYLOAD_PREFIX):
+            raw.extend(data[: PAYLOAD_PREFIX if fields is None else len(data)])
+        if content and fields is not None:
+            field.extend(data)
+
+    def end_field() -> None:
+        nonlocal quoted
+        if fields is not None:
+            fields.append(bytes(field) if field or quoted else None)
+        field.clear()
+        quoted = False
+
+    with open(path, "rb") as f:
+        buf, pos = f.read(BLOCK_BYTES), 0
+        buf, pos = (buf, len(BOM)) if buf.startswith(BOM) else (buf, 0)
+        while True:
+            if pos >= len(buf):
+                buf, pos = f.read(BLOCK_BYTES), 0
+                if not buf:
+                    if length or fields:  # the last record, without a line end
+                        end_field()
+                        yield fields, bytes(raw), length
+                    return
+            if in_quotes:
+                i = buf.find(b'"', pos)
+                if i < 0:
+                    add(buf[pos:])
+                    pos = len(buf)
+                    continue
+                add(buf[pos:i])
+                add(b'"', content=False)
+                pos = i + 1
+                if pos >= len(buf):
+                    buf, pos = f.read(BLOCK_BYTES), 0
+                if pos < len(buf) and buf[pos] == 0x22:  # "" inside quotes: one quote
+                    add(b'"')
+                    pos += 1
+                else:
+                    in_quotes = False
+                continue
+            if at_start and buf[pos] == 0x22:
+                add(b'"', content=False)
+                in_quotes = quoted = True
+                at_start = False
+                pos += 1
+                continue
+            at_start = False
+            m = special.search(buf, pos)
+            if m is None:
+                add(buf[pos:])
+                pos = len(buf)
+                continue
+            add(buf[pos : m.start()])
+            pos = m.end()
+            end_field()
+            at_start = True
+            if buf[m.start()] == 0x2C:  # a comma
+                add(b",", content=False)
+                continue
+            if length or (fields is not None and (len(fields) > 1 or fields[0] is not None)):
+                yield fields, bytes(raw), length
+            fields, length = [], 0
+            raw.clear()
 
 
 def _as_text(
