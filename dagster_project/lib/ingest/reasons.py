@@ -9,6 +9,8 @@ from __future__ import annotations
 REASONS: dict[str, str] = {
     # the record itself (lib/ingest/readers.py, lib/ingest/schema.py)
     "invalid_encoding": "the line is not UTF-8",
+    "too_large": "the line (CSV, Parquet: the row as JSON) is longer than the envelope's "
+    "x-maxLineBytes; the payload kept is its beginning",
     "malformed_record": "not parseable: invalid JSON, a NUL byte, a key given twice, a CSV row "
     "with the wrong number of fields",
     # the envelope's JSON Schema (docs/schemas/usage-event.schema.json)
@@ -18,6 +20,9 @@ REASONS: dict[str, str] = {
     "invalid_value": "the right type, a wrong value: pattern, format, enum, range, length, an "
     "error_code on a success, U+0000 in text, NaN/Infinity in metadata, a cost beyond "
     "numeric(18,10)",
+    "too_deep": "metadata nested deeper than the envelope's x-maxDepth",
+    "value_out_of_range": "a metadata number PostgreSQL's numeric cannot hold (beyond the "
+    "envelope's x-maxNumberLength or x-maxExponent)",
     # against the database, as of the batch's reference time (lib/ingest/validate.py)
     "unknown_organization": "organization_id is no organization",
     "organization_not_active": "the organization is suspended or closed",

@@ -7,7 +7,14 @@ and refuses any other keyword, so an edit the compiler cannot honour fails loudl
 
     type (string, integer, object, null), required, additionalProperties: false, minLength,
     maxLength, pattern, enum, const, minimum, maximum, format (uuid, date-time), and allOf of
-    `if {properties: {P: {const: C}}, required: [P]} then {properties: {Q: {type: null}}}`.
+    `if {properties: {P: {const: C}}, required: [P]} then {properties: {Q: {type: null}}}`;
+
+and the envelope's own bounds (annotations to a generic JSON Schema validator), which keep every
+accepted line within what DuckDB and PostgreSQL can take, so no line can sink a batch:
+
+    x-maxLineBytes (top level: a line's UTF-8 bytes; lib/ingest/readers.py enforces it),
+    x-maxDepth (an object's nesting: the object itself is depth 1), x-maxNumberLength and
+    x-maxExponentDigits (each number inside an object, as text).
 
 Semantics follow JSON Schema 2020-12 (an integer is any number with a zero fraction; patterns
 are unanchored ECMA-262 regexes, where `$` is the end of the string). `reference_validator()`
@@ -32,11 +39,11 @@ SCHEMA_PATH = DOCS_DIR / "schemas" / "usage-event.schema.json"
 JSON_KINDS = ("string", "integer", "number", "object", "array", "boolean", "null")
 _PROPERTY_KEYWORDS = {
     "description", "type", "minLength", "maxLength", "pattern", "enum", "const", "minimum",
-    "maximum", "format",
+    "maximum", "format", "x-maxDepth", "x-maxNumberLength", "x-maxExponentDigits",
 }  # fmt: skip
 _TOP_KEYWORDS = {
     "$schema", "$id", "title", "description", "type", "additionalProperties", "required",
-    "properties", "allOf",
+    "properties", "allOf", "x-maxLineBytes",
 }  # fmt: skip
 _FORMATS = {"uuid", "date-time"}
 
@@ -57,6 +64,9 @@ class Property:
     minimum: float | None = None
     maximum: float | None = None
     format: str | None = None
+    max_depth: int | None = None  # objects
+    max_number_length: int | None = None  # numbers inside an object
+    max_exponent_digits: int | None = None  # numbers inside an object
 
     @property
     def sql_type(self) -> str:
@@ -82,6 +92,7 @@ class Conditional:
 class Envelope:
     properties: tuple[Property, ...]
     conditionals: tuple[Conditional, ...] = field(default=())
+    max_line_bytes: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,12 +140,32 @@ def compile_envelope(doc: dict[str, Any]) -> Envelope:
                 minimum=spec.get("minimum"),
                 maximum=spec.get("maximum"),
                 format=spec.get("format"),
+                max_depth=_bound(spec, "x-maxDepth", name, 1, 1000),
+                max_number_length=_bound(spec, "x-maxNumberLength", name, 1, 1000),
+                max_exponent_digits=_bound(spec, "x-maxExponentDigits", name, 1, 5),
             )
         )
     missing = required - {p.name for p in props}
     if missing:
         raise SchemaError(f"required but not defined: {', '.join(sorted(missing))}")
-    return Envelope(tuple(props), tuple(_conditional(c) for c in doc.get("allOf", [])))
+    return Envelope(
+        tuple(props),
+        tuple(_conditional(c) for c in doc.get("allOf", [])),
+        max_line_bytes=_bound(doc, "x-maxLineBytes", "the schema", 1, 1 << 30),
+    )
+
+
+def _bound(spec: dict[str, Any], keyword: str, where: str, low: int, high: int) -> int | None:
+    """An envelope bound: an integer in [low, high] (high: what the checks can express - RE2's
+    largest repetition is 1000, numeric's exponent has 6 digits, a text value 1 GB)."""
+    value = spec.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SchemaError(f"{where}: {keyword} must be an integer from {low} to {high}")
+    if keyword != "x-maxLineBytes" and "object" not in spec.get("type", []):
+        raise SchemaError(f"{where}: {keyword} applies to objects only")
+    return value
 
 
 def _only(spec: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -196,7 +227,7 @@ def validation_sql(envelope: Envelope, source: str = "chunk") -> str:
             wanted.append(f"{jt} = 'NULL'")
         if not p.required:
             wanted.append(f"{jt} IS NULL")  # absent
-        rules = " OR ".join(f"({condition})" for condition, _ in _value_rules(v, p))
+        rules = " OR ".join(f"({condition})" for condition, _, _ in _value_rules(v, p))
         value_ok = f" AND ({v} IS NULL OR NOT coalesce({rules}, false))" if rules else ""
         oks.append(f"({' OR '.join(wanted)}){value_ok}")
     for c in envelope.conditionals:
@@ -281,9 +312,7 @@ def diagnosis_sql(envelope: Envelope, source: str) -> str:
         )
         rules = _value_rules(f"v{i}", p)
         if rules:
-            whens = " ".join(
-                f"WHEN {c} THEN {_lit(f'invalid_value|{p.name} {m}')}" for c, m in rules
-            )
+            whens = " ".join(f"WHEN {c} THEN {_lit(f'{r}|{p.name} {m}')}" for c, r, m in rules)
             checked.append(f"CASE WHEN v{i} IS NULL THEN NULL {whens} END")
     for c in envelope.conditionals:
         when, then = names.index(c.when), names.index(c.then)
@@ -318,37 +347,76 @@ FROM vals
 """
 
 
-def _value_rules(v: str, p: Property) -> list[tuple[str, str]]:
-    """(condition that makes the value `v` invalid, detail) pairs, in reporting order."""
+def _value_rules(v: str, p: Property) -> list[tuple[str, str, str]]:
+    """(condition that makes the value `v` invalid, reason, detail), in reporting order."""
     rules = []
+    bad = "invalid_value"
     if "string" in p.types:
-        rules.append((f"contains({v}, chr(0))", "contains U+0000, which PostgreSQL cannot store"))
+        rules.append((f"contains({v}, chr(0))", bad,
+                      "contains U+0000, which PostgreSQL cannot store"))  # fmt: skip
         if p.min_length is not None:
-            rules.append((f"length({v}) < {p.min_length}", f"shorter than {p.min_length}"))
+            rules.append((f"length({v}) < {p.min_length}", bad, f"shorter than {p.min_length}"))
         if p.max_length is not None:
-            rules.append((f"length({v}) > {p.max_length}", f"longer than {p.max_length}"))
+            rules.append((f"length({v}) > {p.max_length}", bad, f"longer than {p.max_length}"))
         if p.pattern is not None:
             rules.append(
-                (f"NOT regexp_matches({v}, {_lit(p.pattern)})", "does not match " + p.pattern)
+                (f"NOT regexp_matches({v}, {_lit(p.pattern)})", bad, "does not match " + p.pattern)
             )
         if p.format == "date-time":
+            # The pattern has the RFC 3339 ranges; the cast adds the calendar (no 2026-02-30).
             rules.append(
-                (f"TRY_CAST({v} AS TIMESTAMPTZ) IS NULL OR left({v}, 4) = '0000'",
+                (f"TRY_CAST({v} AS TIMESTAMPTZ) IS NULL OR left({v}, 4) = '0000'", bad,
                  "is not a valid RFC 3339 date-time"))  # fmt: skip
     if "integer" in p.types:
         if p.minimum is not None:
-            rules.append((f"{v} < {p.minimum}", f"below the minimum {p.minimum}"))
+            rules.append((f"{v} < {p.minimum}", bad, f"below the minimum {p.minimum}"))
         if p.maximum is not None:
-            rules.append((f"{v} > {p.maximum}", f"above the maximum {p.maximum}"))
+            rules.append((f"{v} > {p.maximum}", bad, f"above the maximum {p.maximum}"))
     if "object" in p.types:
+        if p.max_depth is not None:
+            rules.append((_deeper_than(v, p.max_depth), "too_deep",
+                          f"is nested deeper than {p.max_depth} levels"))  # fmt: skip
         # DuckDB's parser accepts NaN/Infinity, PostgreSQL's jsonb does not; nor \u0000.
-        rules.append((f"regexp_matches({v}, {_lit(_BARE_NAN)})", "holds NaN or Infinity"))
-        rules.append((f"regexp_matches({v}, {_lit(_ESCAPED_NUL)})",
+        rules.append((f"regexp_matches({v}, {_lit(_BARE_NAN)})", bad, "holds NaN or Infinity"))
+        rules.append((f"regexp_matches({v}, {_lit(_ESCAPED_NUL)})", bad,
                       "holds \\u0000, which PostgreSQL cannot store"))  # fmt: skip
+        numbers = _number_out_of_range(p)
+        if numbers is not None:
+            rules.append((f"regexp_matches({v}, {_lit(numbers)})", "value_out_of_range",
+                          f"holds a number longer than {p.max_number_length} characters or "
+                          f"with an exponent of more than {p.max_exponent_digits} digits"))  # fmt: skip
     if p.enum is not None:
-        rules.append((f"{v} NOT IN ({', '.join(_lit(e) for e in p.enum)})",
+        rules.append((f"{v} NOT IN ({', '.join(_lit(e) for e in p.enum)})", bad,
                       "is not one of " + ", ".join(map(str, p.enum))))  # fmt: skip
     return rules
+
+
+# A JSON text with every string literal removed (brackets and digits in strings do not count).
+_STRING = r'"(?:[^"\\]|\\.)*"'
+
+
+def _deeper_than(v: str, depth: int) -> str:
+    """A condition: the JSON text `v` nests deeper than `depth`. Only on a text with more
+    opening brackets than `depth` (rare): its brackets alone, outside strings, lose their
+    innermost pairs `depth` times; anything left was deeper."""
+    opening = f"length({v}) - length(replace(replace({v}, '[', ''), '{{', ''))"
+    strings = f"regexp_replace({v}, {_lit(_STRING)}, '', 'g')"
+    brackets = f"regexp_replace({strings}, '[^\\[\\]{{}}]', '', 'g')"
+    for _ in range(depth):
+        brackets = f"regexp_replace({brackets}, '\\[\\]|\\{{\\}}', '', 'g')"
+    return f"CASE WHEN {opening} > {depth} THEN {brackets} <> '' ELSE false END"
+
+
+def _number_out_of_range(p: Property) -> str | None:
+    """A regex finding, outside strings, a number longer than max_number_length characters
+    or with more than max_exponent_digits significant exponent digits. Together the two keep
+    every number within PostgreSQL's numeric (131072 digits before the point, 16383 after)."""
+    if p.max_number_length is None or p.max_exponent_digits is None:
+        return None
+    token = r"[:,\[]\s*"
+    too_long = f"[-+0-9.eE]{{{p.max_number_length + 1}}}"
+    exponent = f"-?[0-9.]+[eE][-+]?0*[1-9][0-9]{{{p.max_exponent_digits}}}"
+    return f'^(?:[^"]|{_STRING})*?{token}(?:{too_long}|{exponent})'
 
 
 # In DuckDB's rendering of a JSON object: a NaN/Infinity token outside any string (the prefix
@@ -379,10 +447,25 @@ def reference_validator(doc: dict[str, Any] | None = None):
         if validator.is_type(instance, "string") and not re.search(_ecma(regex), instance):
             yield jsonschema.ValidationError(f"{instance!r} does not match {regex!r}")
 
+    def max_depth(validator, limit, instance, schema):
+        if validator.is_type(instance, "object") and _depth(instance) > limit:
+            yield jsonschema.ValidationError(f"nested deeper than {limit}")
+
+    def numbers(validator, _, instance, schema):
+        length, digits = schema.get("x-maxNumberLength"), schema.get("x-maxExponentDigits")
+        if validator.is_type(instance, "object") and length and digits:
+            for number in _numbers(instance):
+                mantissa, _, exponent = repr(number).lower().partition("e")
+                if len(repr(number)) > length or len(exponent.lstrip("+-0")) > digits:
+                    yield jsonschema.ValidationError(f"{number!r} is out of range")
+
     checker = jsonschema.FormatChecker()
     checker.checks("date-time")(_is_datetime)
     checker.checks("uuid")(lambda s: not isinstance(s, str) or bool(re.fullmatch(_UUID, s)))
-    cls = validators.extend(Draft202012Validator, {"pattern": pattern})
+    cls = validators.extend(
+        Draft202012Validator,
+        {"pattern": pattern, "x-maxDepth": max_depth, "x-maxNumberLength": numbers},
+    )
     return cls(doc or load_schema_document(), format_checker=checker)
 
 
@@ -394,11 +477,42 @@ def _ecma(regex: str) -> str:
     return regex[:-1] + r"\Z" if regex.endswith("$") else regex
 
 
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _numbers(value: object):
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield value
+
+
+# RFC 3339 section 5.6, with the calendar left to datetime(): no leap second, year >= 1.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
+)
+
+
 def _is_datetime(value: object) -> bool:
     if not isinstance(value, str):
         return True
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = map(int, match.groups()[:6])
+    if match[9] is not None and (int(match[9]) > 23 or int(match[10]) > 59):
+        return False
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        datetime(year, month, day, hour, minute, second)
     except ValueError:
         return False
     return True

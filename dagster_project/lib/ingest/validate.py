@@ -126,8 +126,10 @@ class Validator:
         # the same work with ~30% more CPU (docs/performance.md).
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET arrow_lossless_conversion = true")  # uuids as 16 bytes
-        # A chunk's working set is tens of MB; without a limit DuckDB keeps freed buffers.
-        self.con.execute("SET memory_limit = '256MB'")
+        # Without a limit DuckDB keeps freed buffers. An ordinary chunk's working set is tens
+        # of MB, but one of large lines needs ~30x its bytes (readers.CHUNK_BYTES: 16 MiB of
+        # 1 MiB lines fit in 512 MB, 32 MiB in 1 GB, measured): 1 GB is twice the worst case.
+        self.con.execute("SET memory_limit = '1GB'")
         self.validation_sql = validation_sql(envelope)
         self.diagnosis_sql = diagnosis_sql(envelope, "bad")
         self.enrich_sql = ENRICH_SQL.format(max_micro=MAX_COST * 10**6)
