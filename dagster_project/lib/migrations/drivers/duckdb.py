@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,8 @@ class DuckDBDriver(Driver):
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockNotAcquired(
-                            f"locked: another migration run holds {lock_path}; "
-                            f"waited {wait_seconds:g}s"
+                            f"locked: another migration run holds {lock_path}"
+                            f"{_lock_holder(lock_path)}; waited {wait_seconds:g}s"
                         ) from None
                     time.sleep(_LOCK_POLL_SECONDS)
             handle.seek(0)
@@ -259,3 +259,13 @@ class DuckDBDriver(Driver):
 
 def _sql_file(name: str) -> str:
     return read_sql("dagster_project.lib.migrations", name)
+
+
+def _lock_holder(lock_path: Path) -> str:
+    """The holder's pid and since when, as its run wrote them into the lock file."""
+    try:
+        pid = lock_path.read_text().strip()
+        since = datetime.fromtimestamp(lock_path.stat().st_mtime, UTC)
+    except OSError:
+        return ""
+    return f" (pid {pid}, since {since:%Y-%m-%d %H:%M:%S})" if pid else ""
