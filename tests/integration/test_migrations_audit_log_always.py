@@ -23,9 +23,7 @@ def audit_rows(url: str) -> list[tuple]:
 @pytest.mark.parametrize("change", CHANGES)
 def test_replica_mode_does_not_bypass_the_append_only_triggers(operational_db_url, change):
     with psycopg.connect(operational_db_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO app.organizations (id, slug, name) VALUES (%s, 'c', 'C')", (ORG,)
-        )
+        conn.execute("INSERT INTO app.organizations (id, slug, name) VALUES (%s, 'c', 'C')", (ORG,))
         conn.execute(
             "INSERT INTO app.audit_log (organization_id, actor_type, actor_id, action, "
             "target_type) VALUES (%s, 'user', 'someone', 'budget.update', 'budget')",
