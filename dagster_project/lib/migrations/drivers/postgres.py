@@ -68,7 +68,8 @@ def advisory_lock_key(target: str) -> int:
 
 def _server_said(exc: BaseException) -> str:
     """libpq's last line about the failure, without its "connection to server at ..." prefix."""
-    text = " ".join(str(exc).split())
+    lines = str(exc).strip().splitlines()
+    text = " ".join(lines[0].split()) if lines else ""
     return text.rsplit(" failed: ", 1)[-1] if text else type(exc).__name__
 
 
@@ -81,8 +82,8 @@ def connect_failure(url: str, exc: BaseException) -> TargetUnavailable | ConfigE
         return ConfigError(f"bad PostgreSQL connection parameters in {shown}: {said}")
     if ping != pq.Ping.OK:
         return ServerUnreachable(
-            f"no PostgreSQL server answers at {shown}: {said}. "
-            "Start one (`platformctl dev postgres up`) or fix the host/port in the URL"
+            f"no PostgreSQL server answers at {shown} ({said}): "
+            "start one (`platformctl dev postgres up`) or fix the host and port in the URL"
         )
     name = database_name(url)
     for maintenance in _MAINTENANCE_DATABASES:
