@@ -37,7 +37,8 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except USER_ERRORS as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            # A PlatformError may carry its own code (migrate status: 3 database missing, ...).
+            raise typer.Exit(getattr(exc, "exit_code", 1)) from None
 
     return wrapper
 

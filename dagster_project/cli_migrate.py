@@ -12,13 +12,20 @@ from rich.table import Table
 from dagster_project.console import make_console
 from dagster_project.lib.migrations import telemetry
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
+from dagster_project.lib.migrations.errors import MigrationError
 from dagster_project.lib.migrations.runner import Runner, RunResult, Status
 
 console = make_console()
 err_console = make_console(stderr=True)
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 healthy; 1 any other error; 2 dirty or drifted; 3 database missing; "
+    "4 login refused; 5 server unreachable; 6 privileges missing."
+)
+
 migrate_app = typer.Typer(
-    help="Apply, roll back, inspect and check schema migrations.", no_args_is_help=True
+    help="Apply, roll back, inspect and check schema migrations. " + EXIT_CODES_HELP,
+    no_args_is_help=True,
 )
 
 TargetOpt = Annotated[
@@ -103,7 +110,9 @@ def up(
     config: ConfigOpt = None,
     steps: Annotated[
         int | None,
-        typer.Option("--steps", help="Apply at most N pending migrations.", show_default=False),
+        typer.Option(
+            "--steps", help="Apply at most N (1 or more) pending migrations.", show_default=False
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")
@@ -137,7 +146,7 @@ def down(
     approved_by: ApproversOpt = None,
     config: ConfigOpt = None,
     steps: Annotated[
-        int, typer.Option("--steps", help="Roll back the newest N applied migrations.")
+        int, typer.Option("--steps", help="Roll back the newest N (1 or more) applied migrations.")
     ] = 1,
     all_: Annotated[bool, typer.Option("--all", help="Roll back every applied migration.")] = False,
     dry_run: Annotated[
@@ -148,7 +157,7 @@ def down(
     """Roll back applied migrations with their .down.sql files, newest first."""
     runner = _runner(target, database_url, actor, config)
     if all_:
-        steps = max(runner.status().applied, 1)
+        steps = max(len(runner.applied()), 1)
     if dry_run:
         typer.echo(runner.render_plan(runner.plan("down", steps=steps)), nl=False)
         return
@@ -168,7 +177,7 @@ def plan(
 ) -> None:
     """Print exactly the SQL `up` (or `down`) would run, in order. Changes nothing."""
     if direction not in ("up", "down"):
-        raise ValueError(f"--direction must be up or down, not {direction!r}")
+        raise MigrationError(f"--direction must be up or down, not {direction!r}")
     runner = _runner(target, database_url, None, config)
     planned = runner.plan(direction, steps=steps, allow_out_of_order=allow_out_of_order)  # type: ignore[arg-type]
     if not planned:
@@ -183,7 +192,11 @@ def status(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Current version, last migration time, pending count, dirty flag. Exit 2 when dirty or drifted."""
+    """Current version, last migration time, pending count, dirty flag: a health probe.
+
+    An empty target is only one whose database answers and has no history yet. Exit codes: 0
+    healthy; 2 dirty or drifted; 3 database missing; 4 login refused (role or password); 5 server
+    unreachable; 6 privileges missing (CONNECT, or reading platform_meta); 1 anything else."""
     report = _runner(target, database_url, None, config).status()
     if as_json:
         typer.echo(json.dumps(report.as_dict(), default=str))
@@ -227,7 +240,9 @@ def validate(
     allow_out_of_order: OutOfOrderOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check files against the database: changed applied files, missing files, out-of-order files."""
+    """Check files against the database: changed applied files, missing files, out-of-order files.
+
+    Exit 1 when a file is invalid; 3-6 as `status` when the database cannot be read."""
     problems = _runner(target, database_url, None, config).validate(
         allow_out_of_order=allow_out_of_order
     )

@@ -164,3 +164,26 @@ def test_check_fails_on_checksum_drift(write_migrate_config, fresh_db_url: str, 
     evaluation = result.get_asset_check_evaluations()[0]
     assert not evaluation.passed
     assert "202601010000_create_ledger.up.sql" in str(evaluation.metadata["problems"].value)
+
+
+def test_check_fails_in_one_line_when_the_database_is_missing(
+    write_migrate_config, fresh_db_url: str, tmp_path: Path
+):
+    """Issue 9 §2: a missing database is not an empty target, in Dagster either."""
+    missing = fresh_db_url + "_missing"
+    resource = _resource(write_migrate_config("basic", missing), missing, tmp_path)
+    check = next(
+        c
+        for c in health_checks
+        if dg.AssetKey("operational_schema") in {k.asset_key for k in c.check_keys}
+    )
+    result = dg.materialize(
+        [*schema_assets, check],
+        resources={"migrations": resource},
+        selection=dg.AssetSelection.checks(check),
+        raise_on_error=False,
+    )
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    assert evaluation.metadata["exit_code"].value == 3
+    assert "does not exist" in evaluation.metadata["error"].value

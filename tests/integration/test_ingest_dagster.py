@@ -14,9 +14,12 @@ from ingest_helpers import event, events, make_world, write_ndjson
 
 from dagster_project.defs.common.resources import OperationalDatabase
 from dagster_project.defs.ingestion.assets import raw_usage_events
-from dagster_project.defs.ingestion.checks import no_rows_in_default_partition
+from dagster_project.defs.ingestion.jobs import DEFAULT_PARTITION_CHECK
 from dagster_project.defs.ingestion.resources import IngestResource
 from dagster_project.defs.ingestion.sensors import landing_sensor
+from dagster_project.defs.partitions.assets import usage_event_partitions
+from dagster_project.defs.partitions.checks import default_partition_empty
+from dagster_project.defs.partitions.resources import PartitionMaintenanceResource
 
 
 @pytest.fixture
@@ -47,9 +50,14 @@ def _materialize(
     ingest: IngestResource, paths: list[Path] | None = None, *, raise_on_error: bool = True
 ) -> dg.ExecuteInProcessResult:
     run_config = {"ops": {"raw_usage_events": {"config": {"paths": [str(p) for p in paths or []]}}}}
+    # ingest_job's selection: the asset with its checks, and the one default-partition check
+    maintenance = PartitionMaintenanceResource(operational_db=ingest.operational_db)
     return dg.materialize(
-        [raw_usage_events, no_rows_in_default_partition],
-        resources={"ingest": ingest}, run_config=run_config, raise_on_error=raise_on_error,
+        [raw_usage_events, usage_event_partitions, default_partition_empty],
+        selection=dg.AssetSelection.assets(raw_usage_events)
+        | dg.AssetSelection.checks(DEFAULT_PARTITION_CHECK),
+        resources={"ingest": ingest, "partition_maintenance": maintenance}, run_config=run_config,
+        raise_on_error=raise_on_error,  # a failed blocking check fails the run
     )  # fmt: skip
 
 
@@ -62,6 +70,7 @@ def test_the_asset_reports_counts_and_archives_landing_files(ingest, tmp_path):
         tmp_path, "usage.ndjson", events(300) + events(10) + [event(999, input_tokens=-1)]
     )
     result = _materialize(ingest)
+    assert result.success
     metadata = result.asset_materializations_for_node("raw_usage_events")[0].metadata
     counts = {
         k: metadata[k].value
@@ -77,7 +86,7 @@ def test_the_asset_reports_counts_and_archives_landing_files(ingest, tmp_path):
     assert _checks(result) == {
         "quarantine_ratio_below_threshold": True,
         "every_file_loaded": True,
-        "no_rows_in_default_partition": True,
+        "default_partition_empty": True,
     }
     assert not landed.exists()
     assert [p.name for p in (tmp_path / "landing" / "processed").rglob("*.ndjson")] == [
@@ -157,7 +166,7 @@ def test_the_default_partition_check_fails_when_rows_land_there(ingest, db, tmp_
         conn.execute("CREATE TABLE app.usage_events_default PARTITION OF app.usage_events DEFAULT")
         conn.execute("ALTER TABLE app.usage_events_default OWNER TO platform_owner")
     result = _materialize(ingest, [write_ndjson(tmp_path / "a.ndjson", events(5))])
-    assert _checks(result)["no_rows_in_default_partition"] is True  # empty: fine
+    assert _checks(result)["default_partition_empty"] is True  # empty: fine
     with psycopg.connect(db, autocommit=True) as conn:  # a row no daily partition covers
         conn.execute(
             "INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, "
@@ -165,8 +174,11 @@ def test_the_default_partition_check_fails_when_rows_land_there(ingest, db, tmp_
             "organization_id, 'stray', '2001-01-01', model_id, operation, 1, 1, 1, 'success', 0 "
             "FROM app.usage_events LIMIT 1"
         )
-    result = _materialize(ingest, [write_ndjson(tmp_path / "b.ndjson", events(5, start=10))])
-    assert _checks(result)["no_rows_in_default_partition"] is False
+    result = _materialize(
+        ingest, [write_ndjson(tmp_path / "b.ndjson", events(5, start=10))], raise_on_error=False
+    )
+    assert _checks(result)["default_partition_empty"] is False
+    assert not result.success  # blocking: the run says so too
 
 
 def test_the_sensor_requests_a_run_for_new_landing_files(ingest, tmp_path):

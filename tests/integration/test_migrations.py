@@ -427,3 +427,72 @@ def test_measure_window_reports_against_the_targets(write_migrate_config, pg_ser
     assert report["migrations"] == 3 and report["ok"] is True
     assert 0 < report["apply_seconds"] < report["apply_window_seconds"]
     assert 0 < report["rollback_seconds"] < report["rollback_window_seconds"]
+
+
+HISTORY_WRITE_LOG = """
+CREATE TABLE public.history_writes (id serial PRIMARY KEY, op text, version text);
+CREATE FUNCTION public.log_history_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.history_writes (op, version) VALUES (TG_OP, coalesce(NEW.version, OLD.version));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER trg_log_history_write AFTER INSERT OR UPDATE OR DELETE
+    ON platform_meta.schema_migrations FOR EACH ROW EXECUTE FUNCTION public.log_history_write();
+"""
+
+
+def test_each_transactional_migration_writes_its_history_row_once(make_runner, fresh_db_url):
+    """One INSERT per applied migration, with its duration and row counts, in its transaction;
+    one DELETE per rolled-back one (a trigger on the history table counts from outside)."""
+    from dagster_project.lib.migrations.drivers import open_driver
+
+    with open_driver(fresh_db_url) as driver:
+        driver.ensure_meta()
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        conn.execute(HISTORY_WRITE_LOG)
+    runner = make_runner("basic", fresh_db_url)
+    runner.up()
+    runner.down(steps=1)
+    writes = rows(fresh_db_url, "SELECT op, version FROM public.history_writes ORDER BY id")
+    assert writes == [
+        ("INSERT", "202601010000"),
+        ("INSERT", "202601010100"),
+        ("INSERT", "202601010200"),
+        ("DELETE", "202601010200"),
+    ]
+    recorded = rows(
+        fresh_db_url,
+        "SELECT duration_ms IS NOT NULL, metadata ? 'row_counts' FROM platform_meta.schema_migrations",
+    )
+    assert recorded == [(True, True), (True, True)]
+    assert rows(
+        fresh_db_url,
+        "SELECT metadata #> '{row_counts,accounts,after}' FROM platform_meta.schema_migrations "
+        "WHERE version = '202601010000'",
+    ) == [(2,)]
+
+
+def test_the_operational_audit_log_is_a_hook_of_the_application(make_runner, operational_db_url):
+    """The PostgreSQL driver writes only the engine's audit table; the platform's audit_log
+    record comes from the runner's application hook, and a runner may be given other hooks."""
+    from dagster_project.lib.migrations.drivers import open_driver
+    from dagster_project.lib.migrations.drivers.base import AuditRecord
+
+    def audit_log_count() -> int:
+        return rows(operational_db_url, "SELECT count(*) FROM app.audit_log")[0][0]
+
+    before = audit_log_count()
+    with open_driver(operational_db_url) as driver:
+        driver.write_audit(AuditRecord("driver-only", "repair", "operational", "1"))
+    assert audit_log_count() == before
+
+    seen: list[tuple[str, str]] = []
+    runner = make_runner("basic", operational_db_url + "_hooks")
+    runner.audit_hooks = [lambda driver, record: seen.append((driver.kind, record.action))]
+    try:
+        runner.up(steps=1)
+    finally:
+        from dagster_project.lib.db.postgres import drop_database
+
+        drop_database(operational_db_url + "_hooks")
+    assert seen == [("postgres", "apply")]

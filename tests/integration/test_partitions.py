@@ -268,3 +268,18 @@ def test_cli_status_exit_code_and_json(conn, operational_db_url):
         cli_app, ["partitions", "prune", "--dry-run", "--database-url", operational_db_url]
     )
     assert dry.exit_code == 0 and "0 partition(s) would retire" in dry.stdout
+
+
+def test_one_default_partition_check_runs_in_both_stages():
+    """Issue 9 §8: one default-partition check (there were two, one per stage), selected by the
+    partition maintenance job and by the ingest job."""
+    from dagster_project.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    checks = [key for key in graph.asset_check_keys if "default" in key.name]
+    assert checks == [dg.AssetCheckKey(usage_event_partitions.key, "default_partition_empty")]
+    for job in ("partition_maintenance_job", "ingest_job"):
+        assert (
+            checks[0] in definitions.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys
+        )

@@ -5,9 +5,16 @@ import dagster as dg
 
 from dagster_project.defs.ingestion.assets import RAW_USAGE_EVENTS
 
+# The platform's one default-partition check (defs/partitions/checks.py) runs after every load too:
+# a load is when an event whose day has no partition would land in a default partition.
+DEFAULT_PARTITION_CHECK = dg.AssetCheckKey(
+    dg.AssetKey(["usage_event_partitions"]), "default_partition_empty"
+)
+
 ingest_job = dg.define_asset_job(
     name="ingest_job",
-    selection=dg.AssetSelection.assets(RAW_USAGE_EVENTS),  # with its checks
+    selection=dg.AssetSelection.assets(RAW_USAGE_EVENTS)  # with its checks
+    | dg.AssetSelection.checks(DEFAULT_PARTITION_CHECK),
     description="Ingest usage-event files from the landing folder (or the run config's paths).",
     # One process: the loader parallelises itself (shards), a subprocess per step only adds
     # interpreter start-up.

@@ -2,7 +2,9 @@
 
 Layout: `source` reads migration files, `drivers` talk to one database kind through a narrow
 interface, `runner` applies the rules (lock, checksums, dirty state, guardrails, hooks, audit),
-`lint` checks files before they reach a database, `telemetry` emits spans and JSON logs.
+`hooks` holds the platform's audit hook (the operational audit_log), `lint` checks files before
+they reach a database, `telemetry` emits spans and JSON logs. Every driver passes one
+conformance suite (tests/integration/test_migration_driver_conformance.py).
 """
 
 from dagster_project.lib.migrations.errors import MigrationError

@@ -33,3 +33,43 @@ class ApprovalRequired(MigrationError):
 
 class ConfigError(MigrationError):
     """configs/migrate.yaml is missing a value or holds a bad one."""
+
+
+class TransactionControlInFile(MigrationSourceError):
+    """A file the runner wraps in a transaction contains BEGIN, COMMIT, ROLLBACK or the like."""
+
+
+# -- the target does not answer as a migration target should ------------------------------------
+# Each kind has its own exit code, so a health probe (`platformctl migrate status`) can tell
+# them apart; docs/runbooks/migrations.md lists them. 1 stays "any other error", 2 "dirty or
+# drifted" (status).
+
+
+class TargetUnavailable(MigrationError):
+    """The target database cannot be read; `exit_code` says why."""
+
+    exit_code = 1
+
+
+class DatabaseMissing(TargetUnavailable):
+    """The server answers, the credentials work, the database (or DuckDB file) does not exist."""
+
+    exit_code = 3
+
+
+class AuthenticationRefused(TargetUnavailable):
+    """The server answers but refuses the role or its credentials."""
+
+    exit_code = 4
+
+
+class ServerUnreachable(TargetUnavailable):
+    """No database server answers at the URL's address (or it is starting / shutting down)."""
+
+    exit_code = 5
+
+
+class PrivilegesMissing(TargetUnavailable):
+    """Logged in, but the role may not connect to the database or read the migration history."""
+
+    exit_code = 6

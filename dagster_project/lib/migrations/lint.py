@@ -5,6 +5,8 @@
 Checks, each reported as `path:line: [rule] message`:
   file-name, missing-pair, duplicate-version, empty-file, encoding   every file
   transaction-marker   CONCURRENTLY & co. in a file the runner wraps in a transaction; every file
+  transaction-control  BEGIN/COMMIT/ROLLBACK & co. in such a file (the runner refuses it too,
+                       with the same test: sqlsplit.transaction_control_lines); every file
   squawk:<rule>        squawk's lock-safety rules (real `squawk` binary)  UP files
   primary-key, snake-case, naming-prefix, partition-unique-key,
   drop-without-allow   our conventions (lint_rules.py)                    UP files
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from dagster_project.lib.migrations.errors import MigrationError, MigrationSourceError
 from dagster_project.lib.migrations.lint_rules import (
+    Finding,
     PartitionKey,
     UpFileChecker,
     transaction_marker_findings,
@@ -46,6 +49,7 @@ from dagster_project.lib.migrations.sqlsplit import (
     Statement,
     split_statements,
     tokenize,
+    transaction_control_lines,
 )
 
 # squawk 2.x rules switched off. Every other rule squawk runs by default stays on: the ones
@@ -197,6 +201,12 @@ def _lint_contents(
         return [LintViolation(path, 1, "empty-file", "file is empty (only whitespace or comments)")]
     transactional = not has_no_transaction_marker(text)
     findings = transaction_marker_findings(statements) if transactional else []
+    if transactional:
+        findings += [
+            Finding(line, "transaction-control", f"{word} in a file the runner wraps in a "
+                    "transaction would split it; remove it or add `-- migrate:no-transaction`")
+            for line, word in transaction_control_lines(text)
+        ]  # fmt: skip
     if direction == "up":
         findings += UpFileChecker(partitioned).check(text)
     violations = [LintViolation(path, f.line, f.rule, f.message) for f in findings]

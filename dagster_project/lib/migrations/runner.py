@@ -4,7 +4,13 @@ Rules: one run at a time per target (driver lock); nothing runs while a migratio
 applied file changed; new files older than the newest applied need --allow-out-of-order; protected
 targets need two distinct approvers; each migration runs in its own transaction unless its file
 opts out, in which case it is marked dirty first; row counts before/after and slow migrations are
-recorded; every apply, rollback, repair and failure writes an audit record and a span.
+recorded; every apply, rollback, repair and failure writes an audit record (plus the
+application's audit hooks, see hooks.py) and a span. A transactional file must not contain its
+own BEGIN/COMMIT/ROLLBACK: it is refused before anything runs.
+
+A target that cannot be read is never reported as empty: the drivers raise typed errors
+(DatabaseMissing, AuthenticationRefused, ServerUnreachable, PrivilegesMissing). Only `plan up`
+treats a missing database as empty, because `up` creates it.
 """
 
 from __future__ import annotations
@@ -19,8 +25,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
-
-import psycopg
 
 from dagster_project.lib.db.postgres import redact
 from dagster_project.lib.migrations import telemetry
@@ -37,12 +41,16 @@ from dagster_project.lib.migrations.drivers.base import (
 from dagster_project.lib.migrations.errors import (
     ApprovalRequired,
     ChecksumMismatch,
+    DatabaseMissing,
     DirtyDatabase,
     MigrationError,
     MigrationSourceError,
     OutOfOrder,
+    TransactionControlInFile,
 )
+from dagster_project.lib.migrations.hooks import AuditHook, platform_audit_hooks
 from dagster_project.lib.migrations.source import Migration, load_migrations
+from dagster_project.lib.migrations.sqlsplit import split_statements, transaction_control_lines
 
 Direction = Literal["up", "down"]
 T = TypeVar("T")
@@ -129,12 +137,14 @@ class Runner:
         config: MigrateConfig | None = None,
         url: str | None = None,
         actor: str | None = None,
+        audit_hooks: Sequence[AuditHook] | None = None,
     ) -> None:
         self.config = config or load_config()
         self.target = target if isinstance(target, Target) else self.config.target(target)
         self.url = self.target.url(url)
         self.actor = actor or default_actor()
         self.settings = self.config.settings
+        self.audit_hooks = list(platform_audit_hooks() if audit_hooks is None else audit_hooks)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -149,18 +159,18 @@ class Runner:
         finally:
             driver.close()
 
-    def _read_only(self, read: Callable[[Driver], T], empty: T) -> T:
-        """Read without creating anything (plan/status/validate): a missing database is `empty`."""
-        try:
-            with self._driver(create_database=False) as driver:
-                return read(driver)
-        except (psycopg.OperationalError, FileNotFoundError) as exc:
-            if "does not exist" in str(exc):
-                return empty
-            raise
+    def _read_only(self, read: Callable[[Driver], T]) -> T:
+        """Read without creating anything (plan/status/validate). A database that is missing,
+        refuses us or cannot be read raises its typed error: it is not an empty target."""
+        with self._driver(create_database=False) as driver:
+            return read(driver)
 
     def _applied_readonly(self) -> list[AppliedMigration]:
-        return self._read_only(lambda driver: driver.applied(self.target.name), [])
+        return self._read_only(lambda driver: driver.applied(self.target.name))
+
+    def applied(self) -> list[AppliedMigration]:
+        """The target's history, oldest first; raises when the database cannot be read."""
+        return self._applied_readonly()
 
     def drift_problems(
         self, migrations: Sequence[Migration], applied: Sequence[AppliedMigration]
@@ -224,8 +234,7 @@ class Runner:
         with telemetry.span("migrate.status", target=self.target.name):
             migrations = self.migrations()
             applied, invalid = self._read_only(
-                lambda driver: (driver.applied(self.target.name), driver.invalid_indexes()),
-                ([], []),
+                lambda driver: (driver.applied(self.target.name), driver.invalid_indexes())
             )
             applied_versions = {row.version for row in applied}
             return Status(
@@ -247,19 +256,62 @@ class Runner:
         steps: int | None = None,
         allow_out_of_order: bool = False,
     ) -> list[PlannedStep]:
-        """Exactly what `up`/`down` would run, in order; reads only."""
+        """Exactly what `up`/`down` would run, in order; reads only. It refuses what they refuse
+        (dirty state, drift, out of order, bad --steps, transaction control in a file)."""
+        steps = _checked_steps(steps if direction == "up" else (1 if steps is None else steps))
         migrations = self.migrations()
-        applied = self._applied_readonly()
+        try:
+            applied = self._applied_readonly()
+        except DatabaseMissing:
+            if direction == "down":
+                raise
+            applied = []  # `up` creates the database, then applies everything
+        return [
+            self._planned(m, direction)
+            for m in self._chosen(direction, migrations, applied, steps, allow_out_of_order)
+        ]
+
+    def _chosen(
+        self,
+        direction: Direction,
+        migrations: Sequence[Migration],
+        applied: Sequence[AppliedMigration],
+        steps: int | None,
+        allow_out_of_order: bool,
+    ) -> list[Migration]:
+        """The one choice of migrations that `plan`, `up` and `down` all make."""
         if direction == "up":
             self._refuse_unsafe_state(migrations, applied, allow_out_of_order=allow_out_of_order)
-            chosen = self._pending(migrations, applied)[: steps if steps else None]
+            chosen = self._pending(migrations, applied)[:steps]
         else:
             self._refuse_unsafe_state(migrations, applied, allow_out_of_order=True)
             chosen = self._to_roll_back(migrations, applied, steps or 1)
-        return [self._planned(m, direction) for m in chosen]
+        for migration in chosen:
+            self._refuse_transaction_control(self._planned(migration, direction))
+        return chosen
+
+    def _refuse_transaction_control(self, step: PlannedStep) -> None:
+        """A transactional file's own COMMIT would commit half of it with no history row and no
+        dirty flag; its ROLLBACK or BEGIN likewise break the one transaction. Refused before
+        anything runs, whether or not lint ran."""
+        if not step.transactional:
+            return
+        lines = transaction_control_lines(step.sql)
+        if lines:
+            line, word = lines[0]
+            raise TransactionControlInFile(
+                f"{step.path}:{line}: {word} in a migration the runner wraps in a transaction "
+                "would split it (half applied, no history row); remove it, or add "
+                "`-- migrate:no-transaction` to the file's leading comments"
+            )
+
+    @property
+    def engine(self) -> str:
+        return "duckdb" if self.url.startswith("duckdb:///") else "postgres"
 
     def render_plan(self, planned: Sequence[PlannedStep]) -> str:
-        """The SQL the database would receive, including the runner's wrapper statements."""
+        """The SQL the database would receive, including the runner's wrapper statements; the
+        history changes the runner makes are named in comments (their values are not known yet)."""
         blocks: list[str] = []
         for step in planned:
             header = (
@@ -267,18 +319,37 @@ class Runner:
                 f"{'transactional' if step.transactional else 'NOT transactional: marked dirty first'})"
                 f"\n-- file: {step.path}"
             )
+            scope = "LOCAL " if step.transactional else ""
             timeouts = (
-                f"SET {'LOCAL ' if step.transactional else ''}lock_timeout = {self.settings.lock_timeout_ms};\n"
-                f"SET {'LOCAL ' if step.transactional else ''}statement_timeout = {self.settings.statement_timeout_ms};"
+                f"SET {scope}lock_timeout = {self.settings.lock_timeout_ms};\n"
+                f"SET {scope}statement_timeout = {self.settings.statement_timeout_ms};\n"
+                if self.engine == "postgres"
+                else ""  # DuckDB has neither setting; the driver sends none
             )
-            body = step.sql.strip()
+            body = self._body_for_engine(step.sql)
+            history = "-- + history row deleted" if step.direction == "down" else "-- + history row"
             if step.transactional:
-                blocks.append(f"{header}\nBEGIN;\n{timeouts}\n{body}\n-- + history row\nCOMMIT;")
+                begin = "BEGIN TRANSACTION;" if self.engine == "duckdb" else "BEGIN;"
+                blocks.append(f"{header}\n{begin}\n{timeouts}{body}\n{history}\nCOMMIT;")
             else:
+                reset = (
+                    "RESET lock_timeout; RESET statement_timeout;\n"
+                    if self.engine == "postgres"
+                    else ""
+                )
+                final = history if step.direction == "down" else "-- + history row clean"
                 blocks.append(
-                    f"{header}\n-- + history row marked dirty\n{timeouts}\n{body}\n-- + history row clean"
+                    f"{header}\n-- + history row marked dirty\n{timeouts}{body}\n{reset}{final}"
                 )
         return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+    def _body_for_engine(self, text: str) -> str:
+        """The file as written, or only its statements for this engine when it has
+        `-- migrate:only` statements for another one."""
+        statements = split_statements(text)
+        if all(statement.runs_on(self.engine) for statement in statements):
+            return text.strip()
+        return "\n".join(f"{s.text};" for s in statements if s.runs_on(self.engine))
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -289,6 +360,7 @@ class Runner:
         allow_out_of_order: bool = False,
         approved_by: Sequence[str] = (),
     ) -> RunResult:
+        steps = _checked_steps(steps)
         self._check_approvals("apply", approved_by)
         result = RunResult(self.target.name, "up")
         with (
@@ -299,27 +371,25 @@ class Runner:
             driver.ensure_meta()
             migrations = self.migrations()
             applied = driver.applied(self.target.name)
-            self._refuse_unsafe_state(migrations, applied, allow_out_of_order=allow_out_of_order)
-            for migration in self._pending(migrations, applied)[: steps if steps else None]:
+            chosen = self._chosen("up", migrations, applied, steps, allow_out_of_order)
+            for migration in chosen:
                 result.steps.append(self._apply(driver, migration, "up", approved_by))
             result.current_version = _current(driver.applied(self.target.name))
         return result
 
     def down(self, *, steps: int = 1, approved_by: Sequence[str] = ()) -> RunResult:
-        if steps < 1:
-            raise MigrationError("--steps must be at least 1")
+        steps = _checked_steps(steps)
         self._check_approvals("rollback", approved_by)
         result = RunResult(self.target.name, "down")
         with (
             telemetry.span("migrate.down", target=self.target.name, actor=self.actor),
-            self._driver() as driver,
+            self._driver(create_database=False) as driver,
             driver.lock(self.target.name, self.settings.lock_wait_seconds),
         ):
             driver.ensure_meta()
             migrations = self.migrations()
             applied = driver.applied(self.target.name)
-            self._refuse_unsafe_state(migrations, applied, allow_out_of_order=True)
-            for migration in self._to_roll_back(migrations, applied, steps):
+            for migration in self._chosen("down", migrations, applied, steps, True):
                 result.steps.append(self._apply(driver, migration, "down", approved_by))
             result.current_version = _current(driver.applied(self.target.name))
         return result
@@ -340,7 +410,7 @@ class Runner:
         repaired: list[str] = []
         with (
             telemetry.span("migrate.repair", target=self.target.name, mode=mode),
-            self._driver() as driver,
+            self._driver(create_database=False) as driver,
             driver.lock(self.target.name, self.settings.lock_wait_seconds),
         ):
             driver.ensure_meta()
@@ -371,14 +441,13 @@ class Runner:
                     migration.down_sql,
                     transactional=migration.down_transactional,
                     settings=self.settings,
-                    history=None,
+                    finish=lambda: HistoryWrite("delete", self.target.name, row.version),
                 )
             except StatementFailed as exc:
                 raise MigrationError(
                     f"{migration.down_path}:{exc.line or '?'}: repair rollback failed: {exc} "
                     "(fix the database by hand, then `repair --mode forget`)"
                 ) from None
-            driver.write_history(HistoryWrite("delete", self.target.name, row.version))
         elif mode == "mark-applied":
             if row.metadata.get("direction") == "down":
                 driver.write_history(HistoryWrite("delete", self.target.name, row.version))
@@ -401,8 +470,8 @@ class Runner:
             driver.write_history(HistoryWrite("delete", self.target.name, row.version))
         else:
             raise MigrationError(f"unknown repair mode {mode!r} (rollback, mark-applied, forget)")
-        driver.write_audit(
-            AuditRecord(self.actor, "repair", self.target.name, row.version, metadata)
+        self._audit(
+            driver, AuditRecord(self.actor, "repair", self.target.name, row.version, metadata)
         )
         telemetry.log("migration.repaired", target=self.target.name, version=row.version, mode=mode)
 
@@ -505,14 +574,38 @@ class Runner:
                     )
                 )
             started = time.monotonic()
+            measured: dict[str, Any] = {}
+
+            def finish() -> HistoryWrite:
+                """After the SQL, before its commit: measure, then the one history write."""
+                duration_ms = int((time.monotonic() - started) * 1000)
+                after = driver.row_counts(tables, self.settings.exact_row_count_limit)
+                measured["result"] = StepResult(
+                    migration.version,
+                    migration.slug,
+                    direction,
+                    duration_ms,
+                    _row_count_diff(before, after),
+                    self._warnings(duration_ms),
+                )
+                measured["metadata"] = {
+                    **base_metadata,
+                    "row_counts": measured["result"].row_counts,
+                    "warnings": measured["result"].warnings,
+                    "duration_ms": duration_ms,
+                }
+                if direction == "down":
+                    return HistoryWrite("delete", self.target.name, migration.version)
+                return self._history_row(
+                    migration, dirty=False, duration_ms=duration_ms, metadata=measured["metadata"]
+                )
+
             try:
                 driver.run(
                     step.sql,
                     transactional=step.transactional,
                     settings=self.settings,
-                    history=self._final_history(migration, direction, base_metadata)
-                    if step.transactional
-                    else None,
+                    finish=finish,
                 )
             except StatementFailed as exc:
                 self._record_failure(driver, migration, step, exc, started, base_metadata)
@@ -526,58 +619,34 @@ class Runner:
                         "`platformctl migrate repair`"
                     )
                 ) from None
-            duration_ms = int((time.monotonic() - started) * 1000)
-            after = driver.row_counts(tables, self.settings.exact_row_count_limit)
-            result = StepResult(
-                migration.version,
-                migration.slug,
-                direction,
-                duration_ms,
-                _row_count_diff(before, after),
-                self._warnings(duration_ms),
-            )
-            metadata = {
-                **base_metadata,
-                "row_counts": result.row_counts,
-                "warnings": result.warnings,
-                "duration_ms": duration_ms,
-            }
-            # The history row was written with the migration (atomically); now add what the
-            # post-hooks measured. Non-transactional migrations get their clean row only now.
-            if direction == "up":
-                driver.write_history(
-                    self._history_row(
-                        migration, dirty=False, duration_ms=duration_ms, metadata=metadata
-                    )
-                )
-            elif not step.transactional:
-                driver.write_history(HistoryWrite("delete", self.target.name, migration.version))
-            driver.write_audit(
+            result: StepResult = measured["result"]
+            self._audit(
+                driver,
                 AuditRecord(
                     self.actor,
                     "apply" if direction == "up" else "rollback",
                     self.target.name,
                     migration.version,
-                    {**metadata, "slug": migration.slug},
-                )
+                    {**measured["metadata"], "slug": migration.slug},
+                ),
             )
-            span.set_attribute("duration_ms_migration", duration_ms)
+            span.set_attribute("duration_ms_migration", result.duration_ms)
             for warning in result.warnings:
                 telemetry.log("migration.slow", logging.WARNING, **attributes, warning=warning)
             telemetry.log(
                 f"migration.{'applied' if direction == 'up' else 'rolled_back'}",
                 **attributes,
-                duration_ms=duration_ms,
+                duration_ms=result.duration_ms,
                 row_counts=result.row_counts,
             )
             return result
 
-    def _final_history(
-        self, migration: Migration, direction: Direction, metadata: dict[str, Any]
-    ) -> HistoryWrite:
-        if direction == "down":
-            return HistoryWrite("delete", self.target.name, migration.version)
-        return self._history_row(migration, dirty=False, duration_ms=None, metadata=metadata)
+    def _audit(self, driver: Driver, record: AuditRecord) -> None:
+        """The engine's audit row and the application's hooks, committed together."""
+        with driver.transaction():
+            driver.write_audit(record)
+            for hook in self.audit_hooks:
+                hook(driver, record)
 
     def _history_row(
         self,
@@ -623,8 +692,8 @@ class Runner:
             driver.write_history(
                 self._history_row(migration, dirty=True, duration_ms=duration_ms, metadata=details)
             )
-        driver.write_audit(
-            AuditRecord(self.actor, "failure", self.target.name, migration.version, details)
+        self._audit(
+            driver, AuditRecord(self.actor, "failure", self.target.name, migration.version, details)
         )
         telemetry.log(
             "migration.failed",
@@ -656,3 +725,10 @@ def _row_count_diff(before: dict, after: dict) -> dict[str, dict[str, Any]]:
 
 def _current(applied: Sequence[AppliedMigration]) -> str | None:
     return max((row.version for row in applied), default=None)
+
+
+def _checked_steps(steps: int | None) -> int | None:
+    """--steps N: None means "all" (up); zero or a negative number is a mistake, not "all"."""
+    if steps is not None and steps < 1:
+        raise MigrationError(f"--steps must be a whole number of at least 1, not {steps}")
+    return steps

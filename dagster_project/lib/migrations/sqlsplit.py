@@ -101,6 +101,34 @@ def split_statements(text: str) -> list[Statement]:
     return statements
 
 
+# Statements that begin, end or abandon a transaction: in a file the runner wraps in one, they
+# would split it. ROLLBACK TO [SAVEPOINT] stays inside the transaction and is fine.
+_TRANSACTION_CONTROL = {"begin", "start", "commit", "end", "rollback", "abort", "prepare"}
+
+
+def transaction_control_lines(text: str) -> list[tuple[int, str]]:
+    """(line, keyword) of each statement in `text` that starts, commits, rolls back or prepares
+    a transaction; the words inside function bodies and strings do not count."""
+    found: list[tuple[int, str]] = []
+    for statement in split_statements(text):
+        words = [t.text.lower() for t in tokenize(statement.text) if t.kind != COMMENT][:2]
+        if not words or words[0] not in _TRANSACTION_CONTROL:
+            continue
+        if words[0] == "start" and words[1:] != ["transaction"]:
+            continue
+        if words[0] == "prepare" and words[1:] != ["transaction"]:
+            continue  # PREPARE name AS ... is a prepared statement
+        if words[0] == "rollback" and words[1:] == ["to"]:
+            continue
+        found.append(
+            (
+                statement.line,
+                " ".join(words if words[0] in ("start", "prepare") else words[:1]).upper(),
+            )
+        )
+    return found
+
+
 def _flush(text: str, pending: list[Token], statements: list[Statement], only: str | None) -> None:
     if pending:
         statements.append(

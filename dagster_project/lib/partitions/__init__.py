@@ -8,11 +8,13 @@ with connect(url) as conn:
 
 from dagster_project.lib.partitions.config import USAGE_EVENTS, PartitionError, Policy, load_policy
 from dagster_project.lib.partitions.maintenance import (
+    DefaultPartition,
     Partition,
     PruneResult,
     Retired,
     Status,
     connect,
+    default_partition,
     ensure,
     needed_days,
     prune,
@@ -23,6 +25,7 @@ from dagster_project.lib.partitions.maintenance import (
 
 __all__ = [
     "USAGE_EVENTS",
+    "DefaultPartition",
     "Partition",
     "PartitionError",
     "Policy",
@@ -30,6 +33,7 @@ __all__ = [
     "Retired",
     "Status",
     "connect",
+    "default_partition",
     "ensure",
     "load_policy",
     "needed_days",

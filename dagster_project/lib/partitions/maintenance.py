@@ -224,6 +224,20 @@ def prune(
     return result
 
 
+@dataclass(frozen=True)
+class DefaultPartition:
+    name: str | None  # schema-qualified; None: the table has no default partition (by design)
+    rows: int  # capped at DEFAULT_ROWS_CAP
+
+
+def default_partition(conn: psycopg.Connection, policy: Policy | None = None) -> DefaultPartition:
+    """The default partition of the policy's table and its rows: what the one default-partition
+    check (defs/partitions/checks.py, run by the partition and the ingest jobs) reads."""
+    policy = policy or load_policy()
+    _, default = _partitions(conn, policy)
+    return DefaultPartition(default, _count_rows(conn, default) if default else 0)
+
+
 # -- internals ----------------------------------------------------------------------------------
 
 

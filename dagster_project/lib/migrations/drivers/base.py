@@ -1,9 +1,16 @@
-"""The narrow interface the runner needs from a database: lock, run, history, audit, catalog."""
+"""The narrow interface the runner needs from a database: lock, run, history, audit, catalog.
+
+Every driver behaves the same at this interface; tests/integration/test_migration_driver_conformance.py
+runs one suite, unchanged, against each of them. Failures to reach the database are typed
+(errors.DatabaseMissing, AuthenticationRefused, ServerUnreachable, PrivilegesMissing), never
+left for the caller to recognise by message text.
+"""
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,16 +93,35 @@ class Driver(ABC):
 
     @abstractmethod
     def run(
-        self, sql: str, *, transactional: bool, settings: Settings, history: HistoryWrite | None
+        self,
+        sql: str,
+        *,
+        transactional: bool,
+        settings: Settings,
+        finish: Callable[[], HistoryWrite | None] | None = None,
     ) -> None:
-        """Run one migration file. Transactional: the SQL and the history write commit together.
-        Not transactional: statement by statement, each committed; `history` written after."""
+        """Run one migration file, then write the history change `finish()` returns.
+
+        Transactional: the statements, `finish()` and its history write share one transaction, so
+        the SQL and its history row commit together (or not at all). Not transactional: statement
+        by statement, each committed; then `finish()` and its history write."""
 
     @abstractmethod
-    def write_history(self, change: HistoryWrite) -> None: ...
+    def write_history(self, change: HistoryWrite) -> None:
+        """One statement: insert-or-update the (target, version) row, or delete it."""
 
     @abstractmethod
-    def write_audit(self, record: AuditRecord) -> None: ...
+    def write_audit(self, record: AuditRecord) -> None:
+        """Append one record to the engine's own audit table."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the writes inside (an audit record and its application hooks) atomically."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement with positional parameters (%s on PostgreSQL, ? on DuckDB); its rows.
+        For application hooks (see migrations.hooks), which the driver itself knows nothing of."""
 
     @abstractmethod
     def row_counts(self, tables: list[str], exact_limit: int) -> dict[str, RowCount]:

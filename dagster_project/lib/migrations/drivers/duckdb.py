@@ -3,6 +3,8 @@
 DuckDB has no advisory locks and one writer process per file, so the migration lock is an
 exclusive `flock` on a sibling `.migrate.lock` file with the same bounded wait as PostgreSQL.
 lock_timeout/statement_timeout have no DuckDB equivalent and are not applied.
+A missing file is errors.DatabaseMissing (unless the caller asks to create it), a file the process
+may not open is errors.PrivilegesMissing; there is no server to be unreachable and no login.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
-from importlib import resources
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -28,9 +30,15 @@ from dagster_project.lib.migrations.drivers.base import (
     RowCount,
     StatementFailed,
 )
-from dagster_project.lib.migrations.errors import LockNotAcquired
+from dagster_project.lib.migrations.errors import (
+    DatabaseMissing,
+    LockNotAcquired,
+    PrivilegesMissing,
+    TargetUnavailable,
+)
 from dagster_project.lib.migrations.sqlsplit import split_statements
 from dagster_project.lib.paths import PROJECT_ROOT
+from dagster_project.lib.sqlfiles import read_sql
 
 _LOCK_POLL_SECONDS = 0.2  # same cadence as the PostgreSQL advisory-lock wait
 
@@ -53,9 +61,20 @@ class DuckDBDriver(Driver):
         self.url = url
         self.path = duckdb_path(url)
         if not create_database and not self.path.exists():
-            raise FileNotFoundError(f"DuckDB warehouse does not exist: {self.path}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = duckdb.connect(str(self.path))
+            raise DatabaseMissing(
+                f"DuckDB warehouse {self.path} does not exist "
+                "(`platformctl migrate up --target analytics` creates it; check WAREHOUSE_URL)"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+                raise PermissionError(f"cannot read and write {self.path}")
+            self.conn = duckdb.connect(str(self.path))
+        except PermissionError as exc:
+            raise PrivilegesMissing(f"DuckDB warehouse {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TargetUnavailable(f"cannot open DuckDB warehouse {self.path}: {first}") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -73,8 +92,8 @@ class DuckDBDriver(Driver):
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockNotAcquired(
-                            f"locked: another migration run holds {lock_path}; "
-                            f"waited {wait_seconds:g}s"
+                            f"locked: another migration run holds {lock_path}"
+                            f"{_lock_holder(lock_path)}; waited {wait_seconds:g}s"
                         ) from None
                     time.sleep(_LOCK_POLL_SECONDS)
             handle.seek(0)
@@ -86,7 +105,7 @@ class DuckDBDriver(Driver):
             handle.close()  # closing releases the flock
 
     def ensure_meta(self) -> None:
-        self.conn.execute(_meta_sql())
+        self.conn.execute(_sql_file("duckdb_meta.sql"))
 
     def _meta_exists(self) -> bool:
         row = self.conn.execute(
@@ -98,12 +117,7 @@ class DuckDBDriver(Driver):
     def applied(self, target: str) -> list[AppliedMigration]:
         if not self._meta_exists():
             return []
-        rows = self.conn.execute(
-            """SELECT version, slug, checksum, applied_at, duration_ms, applied_by, dirty,
-                      transactional, metadata
-               FROM platform_meta.schema_migrations WHERE target = ? ORDER BY version""",
-            [target],
-        ).fetchall()
+        rows = self.conn.execute(_sql_file("duckdb_applied.sql"), [target]).fetchall()
         return [
             AppliedMigration(
                 version=r[0],
@@ -125,22 +139,20 @@ class DuckDBDriver(Driver):
         *,
         transactional: bool,
         settings: Settings,
-        history: HistoryWrite | None,
+        finish: Callable[[], HistoryWrite | None] | None = None,
     ) -> None:
         if not transactional:
             self._run_statement_by_statement(sql_text)
-            if history is not None:
-                self.write_history(history)
+            self._finish(finish)
             return
-        self.conn.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             self._run_statement_by_statement(sql_text)
-            if history is not None:
-                self._history_statement(history)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self._finish(finish)
+
+    def _finish(self, finish: Callable[[], HistoryWrite | None] | None) -> None:
+        change = finish() if finish is not None else None
+        if change is not None:
+            self.write_history(change)
 
     def _run_statement_by_statement(self, sql_text: str) -> None:
         """One statement at a time, so a failure names the statement's line in the file."""
@@ -155,37 +167,31 @@ class DuckDBDriver(Driver):
                 ) from exc
 
     def write_history(self, change: HistoryWrite) -> None:
-        self._history_statement(change)
-
-    def _history_statement(self, change: HistoryWrite) -> None:
-        self.conn.execute(
-            "DELETE FROM platform_meta.schema_migrations WHERE target = ? AND version = ?",
-            [change.target, change.version],
-        )
         if change.action == "delete":
+            self.conn.execute(
+                "DELETE FROM platform_meta.schema_migrations WHERE target = ? AND version = ?",
+                [change.target, change.version],
+            )
             return
         self.conn.execute(
-            """INSERT INTO platform_meta.schema_migrations
-                   (target, version, slug, checksum, applied_at, duration_ms, applied_by, dirty,
-                    transactional, metadata)
-               VALUES (?, ?, ?, ?, current_timestamp, ?, ?, ?, ?, ?)""",
-            [
-                change.target,
-                change.version,
-                change.slug,
-                change.checksum,
-                change.duration_ms,
-                change.applied_by,
-                change.dirty,
-                change.transactional,
-                json.dumps(change.metadata, default=str),
-            ],
+            _sql_file("duckdb_history_upsert.sql"),
+            {
+                "target": change.target,
+                "version": change.version,
+                "slug": change.slug,
+                "checksum": change.checksum,
+                "duration_ms": change.duration_ms,
+                "applied_by": change.applied_by,
+                "dirty": change.dirty,
+                "transactional": change.transactional,
+                "metadata": json.dumps(change.metadata, default=str),
+            },
         )
 
     def write_audit(self, record: AuditRecord) -> None:
         self.conn.execute(
-            """INSERT INTO platform_meta.migration_audit (actor, action, target, version, metadata)
-               VALUES (?, ?, ?, ?, ?)""",
+            "INSERT INTO platform_meta.migration_audit (actor, action, target, version, metadata) "
+            "VALUES (?, ?, ?, ?, ?)",
             [
                 record.actor,
                 record.action,
@@ -194,6 +200,20 @@ class DuckDBDriver(Driver):
                 json.dumps(record.metadata, default=str),
             ],
         )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def execute(self, sql_text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.conn.execute(sql_text, list(params))
+        return cursor.fetchall() if cursor.description else []
 
     def row_counts(self, tables: list[str], exact_limit: int) -> dict[str, RowCount]:
         counts: dict[str, RowCount] = {}
@@ -239,9 +259,15 @@ class DuckDBDriver(Driver):
         return sorted(rows)
 
 
-def _meta_sql() -> str:
-    return (
-        resources.files("dagster_project.lib.migrations")
-        .joinpath("sql", "duckdb_meta.sql")
-        .read_text()
-    )
+def _sql_file(name: str) -> str:
+    return read_sql("dagster_project.lib.migrations", name)
+
+
+def _lock_holder(lock_path: Path) -> str:
+    """The holder's pid and since when, as its run wrote them into the lock file."""
+    try:
+        pid = lock_path.read_text().strip()
+        since = datetime.fromtimestamp(lock_path.stat().st_mtime, UTC)
+    except OSError:
+        return ""
+    return f" (pid {pid}, since {since:%Y-%m-%d %H:%M:%S})" if pid else ""

@@ -1,19 +1,32 @@
-"""PostgreSQL driver: session advisory lock, transactional DDL, history in platform_meta."""
+"""PostgreSQL driver: session advisory lock, transactional DDL, history in platform_meta.
+
+A connection that fails is classified by asking the server, not by reading its message: libpq's
+PQping tells "no server answers" from "the server answers"; then a connection to the maintenance
+database tells "the role is refused" from "the database is missing" (pg_database) and "the role
+may not connect" (has_database_privilege). Only an unreachable server is retried.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
+from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.rows import dict_row
 
-from dagster_project.lib.db.postgres import DatabaseUnavailable, connect, ensure_database, redact
+from dagster_project.lib.db.postgres import (
+    DatabaseUnavailable,
+    database_name,
+    ensure_database,
+    normalize_url,
+    redact,
+    with_database,
+)
 from dagster_project.lib.migrations.config import Settings
 from dagster_project.lib.migrations.drivers.base import (
     AppliedMigration,
@@ -24,16 +37,27 @@ from dagster_project.lib.migrations.drivers.base import (
     StatementFailed,
     line_of_offset,
 )
-from dagster_project.lib.migrations.errors import LockNotAcquired
+from dagster_project.lib.migrations.errors import (
+    AuthenticationRefused,
+    ConfigError,
+    DatabaseMissing,
+    LockNotAcquired,
+    PrivilegesMissing,
+    ServerUnreachable,
+    TargetUnavailable,
+)
 from dagster_project.lib.migrations.sqlsplit import split_statements
+from dagster_project.lib.sqlfiles import read_sql
 
 # How often a waiting `up` retries pg_try_advisory_lock: fine enough to start promptly when the
 # holder finishes, coarse enough not to hammer the server.
 _LOCK_POLL_SECONDS = 0.2
+# Databases every cluster has, tried in order to learn why the target database refused us.
+_MAINTENANCE_DATABASES = ("postgres", "template1")
 
 
 def _sql_file(name: str) -> str:
-    return resources.files("dagster_project.lib.migrations").joinpath("sql", name).read_text()
+    return read_sql("dagster_project.lib.migrations", name)
 
 
 def advisory_lock_key(target: str) -> int:
@@ -42,26 +66,79 @@ def advisory_lock_key(target: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _server_said(exc: BaseException) -> str:
+    """libpq's last line about the failure, without its "connection to server at ..." prefix."""
+    lines = str(exc).strip().splitlines()
+    text = " ".join(lines[0].split()) if lines else ""
+    return text.rsplit(" failed: ", 1)[-1] if text else type(exc).__name__
+
+
+def connect_failure(url: str, exc: BaseException) -> TargetUnavailable | ConfigError:
+    """Why `url` refused a connection, as one typed error with one line."""
+    shown = redact(url)
+    said = _server_said(exc)
+    ping = pq.Ping(pq.PGconn.ping(normalize_url(url).encode()))
+    if ping == pq.Ping.NO_ATTEMPT:
+        return ConfigError(f"bad PostgreSQL connection parameters in {shown}: {said}")
+    if ping != pq.Ping.OK:
+        return ServerUnreachable(
+            f"no PostgreSQL server answers at {shown} ({said}): "
+            "start one (`platformctl dev postgres up`) or fix the host and port in the URL"
+        )
+    name = database_name(url)
+    for maintenance in _MAINTENANCE_DATABASES:
+        try:
+            with psycopg.connect(normalize_url(with_database(url, maintenance))) as conn:
+                row = conn.execute(_sql_file("postgres_database_access.sql"), (name,)).fetchone()
+        except psycopg.OperationalError:
+            continue
+        if row is None:
+            return DatabaseMissing(
+                f"database {name!r} does not exist on {shown} "
+                "(`platformctl migrate up` creates it; check the database name)"
+            )
+        if not row[0] or not row[1]:
+            return PrivilegesMissing(
+                f"the role in {shown} may not connect to database {name!r} "
+                "(GRANT CONNECT ON DATABASE, or datallowconn is off)"
+            )
+        return TargetUnavailable(f"database {name!r} on {shown} refused the connection: {said}")
+    return AuthenticationRefused(
+        f"PostgreSQL at {shown} refused the login: {said} (check the role and its password)"
+    )
+
+
+def _privileges_missing(exc: psycopg.errors.InsufficientPrivilege, url: str, doing: str):
+    message = getattr(exc.diag, "message_primary", None) or str(exc).strip()
+    return PrivilegesMissing(f"{doing} on {redact(url)}: {message}")
+
+
 class PostgresDriver(Driver):
     kind = "postgres"
 
     def __init__(self, url: str, *, create_database: bool = True, settings: Settings | None = None):
         self.url = url
         settings = settings or Settings()
-        if create_database:
-            self._retry(lambda: ensure_database(url), settings)
-        self.conn = self._retry(lambda: connect(url, autocommit=True), settings)
+        self.conn = self._connect(create_database, settings)
 
-    @staticmethod
-    def _retry(action, settings: Settings):
-        """A server that is still starting refuses connections for a moment: back off and retry."""
-        for attempt in range(1, max(settings.connect_attempts, 1) + 1):
+    def _connect(self, create_database: bool, settings: Settings) -> psycopg.Connection:
+        """Connect (creating the database first if asked); retry only while no server answers:
+        a server that is still starting refuses connections for a moment."""
+        attempts = max(settings.connect_attempts, 1)
+        for attempt in range(1, attempts + 1):
             try:
-                return action()
-            except DatabaseUnavailable:
-                if attempt >= settings.connect_attempts:
-                    raise
-                time.sleep(settings.backoff_seconds * 2 ** (attempt - 1))
+                if create_database:
+                    ensure_database(self.url)
+                return psycopg.connect(normalize_url(self.url), autocommit=True)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise _privileges_missing(exc, self.url, "cannot create the database") from None
+            except psycopg.OperationalError as exc:
+                failure = connect_failure(self.url, exc)
+            except DatabaseUnavailable as exc:  # ensure_database's connect wraps "no server"
+                failure = connect_failure(self.url, exc.__cause__ or exc)
+            if not isinstance(failure, ServerUnreachable) or attempt >= attempts:
+                raise failure from None
+            time.sleep(settings.backoff_seconds * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -87,31 +164,31 @@ class PostgresDriver(Driver):
 
     def _lock_holder(self, key: int) -> str:
         row = self.conn.execute(
-            """SELECT a.pid, a.usename, a.application_name, a.backend_start
-               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-               WHERE l.locktype = 'advisory' AND l.granted
-                 AND ((l.classid::bigint << 32) | l.objid::bigint) = %s""",
-            (key & 0xFFFFFFFFFFFFFFFF,),
+            _sql_file("postgres_lock_holder.sql"), (key & 0xFFFFFFFFFFFFFFFF,)
         ).fetchone()
         return f" (pid {row[0]}, user {row[1]}, since {row[3]:%Y-%m-%d %H:%M:%S})" if row else ""
 
+    @contextmanager
+    def _reading(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise _privileges_missing(exc, self.url, doing) from None
+
     def ensure_meta(self) -> None:
-        self.conn.execute(_sql_file("postgres_meta.sql"))
+        with self._reading("cannot create the migration history (schema platform_meta)"):
+            self.conn.execute(_sql_file("postgres_meta.sql"))
 
     def _meta_exists(self) -> bool:
         row = self.conn.execute("SELECT to_regclass('platform_meta.schema_migrations')").fetchone()
         return row[0] is not None
 
     def applied(self, target: str) -> list[AppliedMigration]:
-        if not self._meta_exists():
-            return []
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                """SELECT version, slug, checksum, applied_at, duration_ms, applied_by, dirty,
-                          transactional, metadata
-                   FROM platform_meta.schema_migrations WHERE target = %s ORDER BY version""",
-                (target,),
-            ).fetchall()
+        with self._reading("cannot read the migration history platform_meta.schema_migrations"):
+            if not self._meta_exists():
+                return []
+            with self.conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(_sql_file("postgres_applied.sql"), (target,)).fetchall()
         return [AppliedMigration(**row) for row in rows]
 
     def run(
@@ -120,23 +197,21 @@ class PostgresDriver(Driver):
         *,
         transactional: bool,
         settings: Settings,
-        history: HistoryWrite | None,
+        finish: Callable[[], HistoryWrite | None] | None = None,
     ) -> None:
         if transactional:
-            self._run_in_transaction(sql_text, settings, history)
+            with self.conn.transaction():
+                self._set_timeouts(local=True, settings=settings)
+                self._execute_each(sql_text)
+                self._finish(finish)
         else:
             self._run_statement_by_statement(sql_text, settings)
-            if history is not None:
-                self.write_history(history)
+            self._finish(finish)
 
-    def _run_in_transaction(
-        self, sql_text: str, settings: Settings, history: HistoryWrite | None
-    ) -> None:
-        with self.conn.transaction():
-            self._set_timeouts(local=True, settings=settings)
-            self._execute_each(sql_text)
-            if history is not None:
-                self._history_statement(history)
+    def _finish(self, finish: Callable[[], HistoryWrite | None] | None) -> None:
+        change = finish() if finish is not None else None
+        if change is not None:
+            self.write_history(change)
 
     def _run_statement_by_statement(self, sql_text: str, settings: Settings) -> None:
         self._set_timeouts(local=False, settings=settings)
@@ -165,10 +240,6 @@ class PostgresDriver(Driver):
         )
 
     def write_history(self, change: HistoryWrite) -> None:
-        with self.conn.transaction():
-            self._history_statement(change)
-
-    def _history_statement(self, change: HistoryWrite) -> None:
         if change.action == "delete":
             self.conn.execute(
                 "DELETE FROM platform_meta.schema_migrations WHERE target = %s AND version = %s",
@@ -176,52 +247,24 @@ class PostgresDriver(Driver):
             )
             return
         self.conn.execute(
-            """INSERT INTO platform_meta.schema_migrations AS h
-                   (target, version, slug, checksum, applied_at, duration_ms, applied_by, dirty,
-                    transactional, metadata)
-               VALUES (%s, %s, %s, %s, clock_timestamp(), %s, %s, %s, %s, %s)
-               ON CONFLICT (target, version) DO UPDATE SET
-                   slug = excluded.slug, checksum = excluded.checksum,
-                   applied_at = excluded.applied_at, duration_ms = excluded.duration_ms,
-                   applied_by = excluded.applied_by, dirty = excluded.dirty,
-                   transactional = excluded.transactional, metadata = excluded.metadata""",
-            (
-                change.target,
-                change.version,
-                change.slug,
-                change.checksum,
-                change.duration_ms,
-                change.applied_by,
-                change.dirty,
-                change.transactional,
-                json.dumps(change.metadata, default=str),
-            ),
+            _sql_file("postgres_history_upsert.sql"),
+            {
+                "target": change.target,
+                "version": change.version,
+                "slug": change.slug,
+                "checksum": change.checksum,
+                "duration_ms": change.duration_ms,
+                "applied_by": change.applied_by,
+                "dirty": change.dirty,
+                "transactional": change.transactional,
+                "metadata": json.dumps(change.metadata, default=str),
+            },
         )
 
     def write_audit(self, record: AuditRecord) -> None:
-        with self.conn.transaction():
-            self.conn.execute(
-                """INSERT INTO platform_meta.migration_audit (actor, action, target, version, metadata)
-                   VALUES (%s, %s, %s, %s, %s)""",
-                (
-                    record.actor,
-                    record.action,
-                    record.target,
-                    record.version,
-                    json.dumps(record.metadata, default=str),
-                ),
-            )
-            self._write_operational_audit(record)
-
-    def _write_operational_audit(self, record: AuditRecord) -> None:
-        """Also into the operational audit log once a migration has created it."""
-        exists = self.conn.execute(
-            "SELECT to_regprocedure('public.record_migration_audit(text,text,text,text,jsonb)')"
-        ).fetchone()[0]
-        if exists is None:
-            return
         self.conn.execute(
-            "SELECT public.record_migration_audit(%s, %s, %s, %s, %s::jsonb)",
+            "INSERT INTO platform_meta.migration_audit (actor, action, target, version, metadata) "
+            "VALUES (%s, %s, %s, %s, %s)",
             (
                 record.actor,
                 record.action,
@@ -230,6 +273,15 @@ class PostgresDriver(Driver):
                 json.dumps(record.metadata, default=str),
             ),
         )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def execute(self, sql_text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.conn.execute(sql_text, tuple(params))
+        return cursor.fetchall() if cursor.description else []
 
     def row_counts(self, tables: list[str], exact_limit: int) -> dict[str, RowCount]:
         counts: dict[str, RowCount] = {}
@@ -257,11 +309,7 @@ class PostgresDriver(Driver):
 
     def invalid_indexes(self) -> list[str]:
         """Indexes left INVALID by an interrupted CREATE INDEX CONCURRENTLY."""
-        rows = self.conn.execute(
-            """SELECT n.nspname || '.' || c.relname FROM pg_index i
-               JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE NOT i.indisvalid ORDER BY 1"""
-        ).fetchall()
+        rows = self.conn.execute(_sql_file("postgres_invalid_indexes.sql")).fetchall()
         return [row[0] for row in rows]
 
 
