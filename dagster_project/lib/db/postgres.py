@@ -8,7 +8,15 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from dagster_project.lib.errors import PlatformError
+from dagster_project.lib.db.errors import (  # noqa: F401  (re-exported: callers catch them here)
+    AuthenticationFailed,
+    BadDatabaseURL,
+    DatabaseError,
+    DatabaseMissing,
+    DatabaseUnavailable,
+    PermissionDenied,
+    translated,
+)
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
 # The read-only role that sees every tenant (migration 202612041020_warehouse_loader_role): the
@@ -16,8 +24,7 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
 LOADER_ROLE = "platform_loader"
 
 
-class DatabaseUnavailable(PlatformError, RuntimeError):
-    """No PostgreSQL server answers at the configured URL."""
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg")
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -36,7 +43,7 @@ def normalize_url(url: str) -> str:
 def database_name(url: str) -> str:
     name = urlsplit(normalize_url(url)).path.lstrip("/")
     if not name:
-        raise ValueError(f"database URL names no database: {redact(url)}")
+        raise BadDatabaseURL(f"database URL names no database: {redact(url)}")
     return name
 
 
@@ -56,17 +63,15 @@ def redact(url: str) -> str:
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:
-    """Open a connection, turning 'no server' into one clear error."""
-    try:
+    """Open a connection; a refused one is a typed DatabaseError (lib/db/errors.py): missing
+    database, refused login, no server, no privilege, or a URL that is not PostgreSQL's."""
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if scheme is not None and scheme not in POSTGRES_SCHEMES:
+        raise BadDatabaseURL(
+            f"{redact(url)} is not a PostgreSQL URL (expected postgresql://user@host:port/database)"
+        )
+    with translated(redact(url)):
         return psycopg.connect(normalize_url(url), **kwargs)
-    except psycopg.OperationalError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        if "does not exist" in message:
-            raise
-        raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL at {redact(url)}: {message}. "
-            "Start one with `platformctl dev postgres up` or set DATABASE_URL."
-        ) from exc
 
 
 def ensure_database(url: str) -> bool:
@@ -96,5 +101,5 @@ def server_answers(url: str, timeout_seconds: int = 3) -> bool:
     try:
         with connect(with_database(url, "postgres"), connect_timeout=timeout_seconds):
             return True
-    except (DatabaseUnavailable, psycopg.OperationalError):
+    except DatabaseError:  # refused login, missing "postgres" database, bad URL: not usable
         return False

@@ -151,7 +151,7 @@ def ingest_file(
     config = config or load_config()
     url = database_url
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise IngestError(f"{path}: no such file")
     fmt = detect_format(path)
     source = source or str(path.resolve())
     started = time.monotonic()
@@ -310,7 +310,7 @@ def _run_attempt(
         connections.append(lookup)
         validator = Validator(
             load_envelope(), Reference(lookup), reference_time,
-            clock_skew_seconds=config.clock_skew_seconds, retention_days=config.retention_days,
+            clock_skew_seconds=config.clock_skew_seconds, retention_days=config.max_event_age_days,
         )  # fmt: skip
         shards = []
         for shard in range(batch["shards"]):

@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from dagster_project.lib.ingest.config import IngestError
+
 FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "csv",
            ".parquet": "parquet"}  # fmt: skip
 BLOCK_BYTES = 16 << 20  # read size: large enough for fast splitting, small enough to stay flat
@@ -67,7 +69,7 @@ class Chunk:
 def detect_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unknown format; use .ndjson/.jsonl, .csv or .parquet")
+        raise IngestError(f"{path}: unknown format; use .ndjson/.jsonl, .csv or .parquet")
     return fmt
 
 

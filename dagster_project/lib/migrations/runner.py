@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-import psycopg
-
+from dagster_project.lib.db.errors import DatabaseMissing
 from dagster_project.lib.db.postgres import redact
 from dagster_project.lib.migrations import telemetry
 from dagster_project.lib.migrations.config import MigrateConfig, Target, load_config
@@ -155,7 +154,7 @@ class Runner:
         try:
             with self._driver(create_database=False) as driver:
                 return read(driver)
-        except (psycopg.OperationalError, FileNotFoundError) as exc:
+        except (DatabaseMissing, FileNotFoundError) as exc:
             if "does not exist" in str(exc):
                 return empty
             raise
