@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
-from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -31,6 +30,7 @@ from dagster_project.lib.migrations.drivers.base import (
 from dagster_project.lib.migrations.errors import LockNotAcquired
 from dagster_project.lib.migrations.sqlsplit import split_statements
 from dagster_project.lib.paths import PROJECT_ROOT
+from dagster_project.lib.sqlfiles import read_sql
 
 _LOCK_POLL_SECONDS = 0.2  # same cadence as the PostgreSQL advisory-lock wait
 
@@ -238,8 +238,4 @@ class DuckDBDriver(Driver):
 
 
 def _meta_sql() -> str:
-    return (
-        resources.files("dagster_project.lib.migrations")
-        .joinpath("sql", "duckdb_meta.sql")
-        .read_text()
-    )
+    return read_sql("dagster_project.lib.migrations", "duckdb_meta.sql")

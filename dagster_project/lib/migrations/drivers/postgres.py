@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 
 import psycopg
 from psycopg import sql
@@ -26,6 +25,7 @@ from dagster_project.lib.migrations.drivers.base import (
 )
 from dagster_project.lib.migrations.errors import LockNotAcquired
 from dagster_project.lib.migrations.sqlsplit import split_statements
+from dagster_project.lib.sqlfiles import read_sql
 
 # How often a waiting `up` retries pg_try_advisory_lock: fine enough to start promptly when the
 # holder finishes, coarse enough not to hammer the server.
@@ -33,7 +33,7 @@ _LOCK_POLL_SECONDS = 0.2
 
 
 def _sql_file(name: str) -> str:
-    return resources.files("dagster_project.lib.migrations").joinpath("sql", name).read_text()
+    return read_sql("dagster_project.lib.migrations", name)
 
 
 def advisory_lock_key(target: str) -> int:
