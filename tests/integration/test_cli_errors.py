@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from ingest_helpers import event, make_world, write_ndjson
 from psycopg import sql
+from warehouse_helpers import make_warehouse
 
 from dagster_project.lib.db import postgres
 
@@ -34,6 +35,19 @@ COMMANDS: dict[str, Callable[[str, Path, Path | None], list[str]]] = {
         ["docs", "validate", "--database-url", url] + (["--config", str(cfg)] if cfg else [])
     ),
     "seed": lambda url, f, cfg: ["seed", "--no-analytics", "--database-url", url],
+    # The DuckDB warehouse reads the operational side over ADBC, not psycopg.
+    "warehouse load": lambda url, f, cfg: [
+        "warehouse",
+        "load",
+        "--from",
+        "2026-12-01T00:00Z",
+        "--to",
+        "2026-12-01T01:00Z",
+        "--database-url",
+        url,
+        "--warehouse-url",
+        f"duckdb:///{f.parent / 'warehouse.duckdb'}",
+    ],
 }
 # kind -> (exit code, a phrase the line must hold)
 KINDS = {
@@ -46,6 +60,7 @@ KINDS = {
 
 def platformctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k != "PLATFORMCTL_DEBUG"}
+    clean["WAREHOUSE_PSEUDONYM_KEY"] = "test-key"  # else a warning line about the dev key
     return subprocess.run(
         [PLATFORMCTL, *args],
         capture_output=True,
@@ -100,6 +115,8 @@ def _url(kind: str, world: dict[str, str], role_url) -> str:
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_each_command_and_failure_is_one_line(command, kind, world, role_url, tmp_path):
     events = write_ndjson(tmp_path / "e.ndjson", [event()])
+    if command == "warehouse load":
+        make_warehouse("duckdb", tmp_path, None)  # at tmp_path/warehouse.duckdb
     result = platformctl(*COMMANDS[command](_url(kind, world, role_url), events, None))
     assert_one_line(result, *KINDS[kind])
 

@@ -65,6 +65,9 @@ _AUTH = re.compile(
     r'role "[^"]*" does not exist|authentication failed|no pg_hba\.conf entry'
     r"|no password supplied|is not permitted to log in"
 )
+_UNPARSABLE = re.compile(
+    r'missing "=" after|invalid (?:URI|connection option|percent-encoded|integer value)'
+)
 _PERMISSION = re.compile(r"permission denied for database|must be superuser|must have CONNECT")
 _HINTS = {
     DatabaseUnavailable: "start one with `platformctl dev postgres up` or fix the host/port in "
@@ -84,14 +87,15 @@ def first_line(exc: BaseException) -> str:
     # 'connection failed: connection to server at "h", port 5432 failed: FATAL:  <reason>'
     if "FATAL:" in line:
         line = line.split("FATAL:", 1)[1].strip()
-    line = line.removeprefix("connection failed: ")
+    line = line.removeprefix("connection failed: ").removeprefix("IO: [libpq] Failed to connect: ")
     return re.sub(r"\s+", " ", line)
 
 
-def connection_error(exc: psycopg.Error, where: str) -> DatabaseError:
-    """The typed error for a failed connection attempt to `where` (a redacted URL)."""
+def connection_error(exc: Exception, where: str) -> DatabaseError:
+    """The typed error for a failed connection attempt to `where` (a redacted URL), from
+    psycopg's or ADBC's error (both carry libpq's message)."""
     reason = first_line(exc)
-    if isinstance(exc, psycopg.ProgrammingError):  # libpq could not parse the conninfo
+    if isinstance(exc, psycopg.ProgrammingError) or _UNPARSABLE.search(reason):
         return BadDatabaseURL(f"invalid database URL {where}: {reason}")
     kind: type[DatabaseError] = DatabaseUnavailable
     if _MISSING.search(reason):

@@ -15,6 +15,7 @@ from dagster_project.lib.db.errors import (  # noqa: F401  (re-exported: callers
     DatabaseMissing,
     DatabaseUnavailable,
     PermissionDenied,
+    connection_error,
     translated,
 )
 
@@ -62,16 +63,32 @@ def redact(url: str) -> str:
     return url
 
 
-def connect(url: str, **kwargs) -> psycopg.Connection:
-    """Open a connection; a refused one is a typed DatabaseError (lib/db/errors.py): missing
-    database, refused login, no server, no privilege, or a URL that is not PostgreSQL's."""
+def _require_postgres_url(url: str) -> None:
     scheme = url.split("://", 1)[0] if "://" in url else None
     if scheme is not None and scheme not in POSTGRES_SCHEMES:
         raise BadDatabaseURL(
             f"{redact(url)} is not a PostgreSQL URL (expected postgresql://user@host:port/database)"
         )
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """Open a connection; a refused one is a typed DatabaseError (lib/db/errors.py): missing
+    database, refused login, no server, no privilege, or a URL that is not PostgreSQL's."""
+    _require_postgres_url(url)
     with translated(redact(url)):
         return psycopg.connect(normalize_url(url), **kwargs)
+
+
+def connect_adbc(url: str, **kwargs):  # -> adbc_driver_postgresql.dbapi.Connection
+    """An ADBC connection (Arrow record batches), refused connections typed as by `connect`."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql.dbapi as adbc
+
+    _require_postgres_url(url)
+    try:
+        return adbc.connect(normalize_url(url), **kwargs)
+    except adbc_driver_manager.Error as exc:  # libpq's message, prefixed "IO: [libpq] ..."
+        raise connection_error(exc, redact(url)) from exc
 
 
 def ensure_database(url: str) -> bool:
