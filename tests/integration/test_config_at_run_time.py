@@ -35,13 +35,14 @@ def bad_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_bad_ingest_config_leaves_the_code_location_loadable(bad_config):
-    # A fresh interpreter: the code location is imported with INGEST_CONFIG pointing at it.
+@pytest.mark.parametrize("variable", ["INGEST_CONFIG", "MIGRATE_CONFIG", "PARTITIONS_CONFIG"])
+def test_a_bad_config_leaves_the_code_location_loadable(bad_config, variable):
+    # A fresh interpreter: the code location is imported with the variable pointing at it.
     result = subprocess.run(
         [sys.executable, "-c", LOAD_DEFINITIONS],
         capture_output=True,
         text=True,
-        env={**os.environ, "INGEST_CONFIG": str(bad_config)},
+        env={**os.environ, variable: str(bad_config)},
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
