@@ -54,6 +54,7 @@ KINDS = {
     "missing database": (4, "does not exist"),
     "unknown role": (5, 'role "'),
     "not a PostgreSQL URL": (1, "is not a PostgreSQL URL"),
+    "URL libpq cannot parse": (1, "invalid database URL"),
     "role without CONNECT": (6, "permission denied for database"),
 }
 
@@ -107,6 +108,7 @@ def _url(kind: str, world: dict[str, str], role_url) -> str:
         "missing database": postgres.with_database(db, f"no_such_db_{uuid.uuid4().hex[:8]}"),
         "unknown role": role_url(db, f"no_such_role_{uuid.uuid4().hex[:8]}"),
         "not a PostgreSQL URL": "mysql://root@127.0.0.1:3306/platform",
+        "URL libpq cannot parse": postgres.with_database(db, "x") + "?no_such_option=1",
         "role without CONNECT": role_url(world["locked"], world["role"]),
     }[kind]
 

@@ -76,7 +76,10 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
     database, refused login, no server, no privilege, or a URL that is not PostgreSQL's."""
     _require_postgres_url(url)
     with translated(redact(url)):
-        return psycopg.connect(normalize_url(url), **kwargs)
+        try:
+            return psycopg.connect(normalize_url(url), **kwargs)
+        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL / conninfo
+            raise connection_error(exc, redact(url)) from exc
 
 
 def connect_adbc(url: str, **kwargs):  # -> adbc_driver_postgresql.dbapi.Connection
