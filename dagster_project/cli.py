@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from dagster_project.console import make_console
+from dagster_project.lib.db.errors import translated
 from dagster_project.lib.db.postgres import redact
 from dagster_project.lib.devdb import cluster as devdb
 from dagster_project.lib.errors import PlatformError
@@ -23,22 +25,47 @@ app = typer.Typer(
 console = make_console()
 err_console = make_console(stderr=True)
 
-# Errors a person can act on: printed as one line, exit 1, no traceback. PlatformError is the
-# base of the platform's own (lib/errors.py); the builtins stay until issue 9 wraps their sources.
-USER_ERRORS: tuple[type[BaseException], ...] = (PlatformError, FileNotFoundError, ValueError)
+DEBUG_ENV = "PLATFORMCTL_DEBUG"
+_debug = {"on": False}  # set by the global --debug option (the root callback)
+
+
+def debug_requested() -> bool:
+    """--debug was given, or PLATFORMCTL_DEBUG is set to anything but '', 0, false or no."""
+    value = os.environ.get(DEBUG_ENV, "").strip().lower()
+    return _debug["on"] or value not in ("", "0", "false", "no")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help=f"On an error, show the full traceback (also: {DEBUG_ENV}=1).",
+        ),
+    ] = False,
+) -> None:
+    """Operate the data platform: migrations, local PostgreSQL, seeds, docs."""
+    _debug["on"] = debug
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into one clear line on stderr and a non-zero exit."""
+    """Turn errors a person can act on (PlatformError, lib/errors.py) into one line on stderr
+    and the error's exit code (docs/errors.md). The driver's connection and privilege errors
+    become PlatformErrors in lib/db/errors.translated, the one place that knows them. Anything
+    else is a bug and keeps its traceback; --debug shows the traceback of a PlatformError too."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
-        except USER_ERRORS as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            # A PlatformError may carry its own code (migrate status: 3 database missing, ...).
-            raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+            with translated():
+                return func(*args, **kwargs)
+        except PlatformError as exc:
+            if debug_requested():
+                raise
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper
 

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from dagster_project.console import make_console
+from dagster_project.lib.errors import InvalidInput
 from dagster_project.lib.migrations import telemetry
 from dagster_project.lib.migrations.config import MigrateConfig, load_config
-from dagster_project.lib.migrations.errors import MigrationError
 from dagster_project.lib.migrations.runner import Runner, RunResult, Status
 
 console = make_console()
@@ -177,7 +177,7 @@ def plan(
 ) -> None:
     """Print exactly the SQL `up` (or `down`) would run, in order. Changes nothing."""
     if direction not in ("up", "down"):
-        raise MigrationError(f"--direction must be up or down, not {direction!r}")
+        raise InvalidInput(f"--direction must be up or down, not {direction!r}")
     runner = _runner(target, database_url, None, config)
     planned = runner.plan(direction, steps=steps, allow_out_of_order=allow_out_of_order)  # type: ignore[arg-type]
     if not planned:

@@ -197,7 +197,10 @@ def test_unclassified_and_unknown_columns_are_named(live_db, tmp_path):
 def test_a_misspelt_key_is_an_error_not_a_missing_value(tmp_path):
     path = tmp_path / "classification.yml"
     path.write_text("tables:\n  public.notes:\n    id: {classification: internal, retension: 1y}\n")
-    with pytest.raises(ClassificationError, match=r"public.notes.id: unknown key\(s\) retension"):
+    with pytest.raises(
+        ClassificationError,
+        match=r"public.notes.id.retension: unknown key \(did you mean retention\?",
+    ):
         load_classification(path)
 
 

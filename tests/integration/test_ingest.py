@@ -181,7 +181,7 @@ def test_every_invalid_class_is_quarantined_with_its_reason(db, tmp_path):
     good = [event(100), event(101, api_key_id=KA_REVOKED, ago=timedelta(hours=2))]  # revoked later
     rows = [c for c, _ in cases] + good
     path = write_ndjson(tmp_path / "mixed.ndjson", rows)
-    result = ingest_file(path, database_url=db, config=test_config(tmp_path, retention_days=30))
+    result = ingest_file(path, database_url=db, config=test_config(tmp_path, max_event_age_days=30))
     assert (result.state, result.submitted, result.accepted) == ("loaded", len(rows), 2)
     assert result.quarantined == len(cases)
     assert result.submitted == result.accepted + result.duplicates + result.quarantined

@@ -56,6 +56,6 @@ def test_key_value_strings_are_postgres_everywhere() -> None:
 
 
 def test_an_unreadable_key_value_string_is_one_clear_error_without_its_password() -> None:
-    with pytest.raises(postgres.DatabaseURLError) as failure:
+    with pytest.raises(postgres.BadDatabaseURL) as failure:
         postgres.normalize_url("host=h password='s3cr3t dbname=x")
     assert "s3cr3t" not in str(failure.value) and "unterminated quoted string" in str(failure.value)

@@ -43,7 +43,7 @@ class TrafficConfig(dg.Config):
         description="The file to write (.ndjson/.csv/.parquet); its manifest goes beside it.",
     )
     # 6 days of arrivals ending today 00:00 UTC, late events up to a day earlier: the events
-    # span the 7 UTC days ingestion accepts (configs/ingest.yaml retention_days: 7, the days
+    # span the 7 UTC days ingestion accepts (configs/ingest.yaml max_event_age_days: 7, the days
     # the partitions keep behind today). A late event that occurred more than 7 days before
     # this run is quarantined as too old, as in production.
     days: int = Field(default=6, description="UTC days of arrivals, ending today 00:00 UTC.")

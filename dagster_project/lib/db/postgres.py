@@ -10,7 +10,16 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from dagster_project.lib.errors import PlatformError
+from dagster_project.lib.db.errors import (  # noqa: F401  (re-exported: callers catch them here)
+    AuthenticationFailed,
+    BadDatabaseURL,
+    DatabaseError,
+    DatabaseMissing,
+    DatabaseUnavailable,
+    PermissionDenied,
+    connection_error,
+    translated,
+)
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
 # The read-only role that sees every tenant (migration 202612041020_warehouse_loader_role): the
@@ -18,17 +27,12 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/platform"
 LOADER_ROLE = "platform_loader"
 
 
-class DatabaseUnavailable(PlatformError, RuntimeError):
-    """No PostgreSQL server answers at the configured URL."""
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg")
 
 
 def database_url(explicit: str | None = None) -> str:
     """The operational database URL: explicit value, then $DATABASE_URL, then the default."""
     return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-
-
-class DatabaseURLError(PlatformError, ValueError):
-    """A database URL (or key=value connection string) that cannot be read."""
 
 
 POSTGRES_PREFIXES = (
@@ -65,7 +69,7 @@ def _conninfo_as_url(conninfo: str) -> str:
         params = conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError as exc:
         reason = scrub(str(exc).strip().splitlines()[0], conninfo)
-        raise DatabaseURLError(
+        raise BadDatabaseURL(
             f"cannot read connection string {redact(conninfo)}: {reason}"
         ) from None
     params = {key: str(value) for key, value in params.items()}
@@ -90,7 +94,7 @@ def _conninfo_as_url(conninfo: str) -> str:
 def database_name(url: str) -> str:
     name = unquote(urlsplit(normalize_url(url)).path.lstrip("/"))
     if not name:
-        raise DatabaseURLError(f"database URL names no database: {redact(url)}")
+        raise BadDatabaseURL(f"database URL names no database: {redact(url)}")
     return name
 
 
@@ -242,24 +246,45 @@ def scrub(text: str, *urls: str) -> str:
     return redact_text(text)
 
 
+def _require_postgres_url(url: str) -> None:
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if scheme is not None and scheme not in POSTGRES_SCHEMES:
+        raise BadDatabaseURL(
+            f"{redact(url)} is not a PostgreSQL URL (expected postgresql://user@host:port/database)"
+        )
+
+
 def connect(url: str, **kwargs) -> psycopg.Connection:
-    """Open a connection, turning 'no server' into one clear error."""
+    """Open a connection; a refused one is a typed DatabaseError (lib/db/errors.py): missing
+    database, refused login, no server, no privilege, or a URL that is not PostgreSQL's. Its
+    message carries no password: libpq quotes the part of a URL it cannot read, which may be
+    one, so the error is scrubbed and not chained to the driver's (a traceback would print it)."""
+    _require_postgres_url(url)
     try:
-        return psycopg.connect(normalize_url(url), **kwargs)
-    except psycopg.OperationalError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        if "does not exist" in message:
-            raise
-        message = scrub(message, url)
-        raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL at {redact(url)}: {message}. "
-            "Start one with `platformctl dev postgres up` or set DATABASE_URL."
-        ) from exc
-    except psycopg.ProgrammingError as exc:
-        # libpq quotes the part of the URL it cannot read, which may be the password: scrubbed,
-        # and not chained (a traceback would print the original).
-        reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc), url)
-        raise DatabaseURLError(f"cannot read database URL {redact(url)}: {reason}") from None
+        with translated(redact(url)):
+            try:
+                return psycopg.connect(normalize_url(url), **kwargs)
+            except psycopg.ProgrammingError as exc:  # libpq could not parse the URL / conninfo
+                raise connection_error(exc, redact(url)) from None
+    except DatabaseError as exc:
+        raise _scrubbed(exc, url) from None
+
+
+def _scrubbed(exc: DatabaseError, url: str) -> DatabaseError:
+    """The same error with every password of `url` masked in its message."""
+    return type(exc)(scrub(str(exc), url))
+
+
+def connect_adbc(url: str, **kwargs):  # -> adbc_driver_postgresql.dbapi.Connection
+    """An ADBC connection (Arrow record batches), refused connections typed as by `connect`."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql.dbapi as adbc
+
+    _require_postgres_url(url)
+    try:
+        return adbc.connect(normalize_url(url), **kwargs)
+    except adbc_driver_manager.Error as exc:  # libpq's message, prefixed "IO: [libpq] ..."
+        raise _scrubbed(connection_error(exc, redact(url)), url) from None
 
 
 def ensure_database(url: str) -> bool:
@@ -289,5 +314,5 @@ def server_answers(url: str, timeout_seconds: int = 3) -> bool:
     try:
         with connect(with_database(url, "postgres"), connect_timeout=timeout_seconds):
             return True
-    except (DatabaseUnavailable, psycopg.OperationalError):
+    except DatabaseError:  # refused login, missing "postgres" database, bad URL: not usable
         return False

@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from psycopg.rows import dict_row
 
 from dagster_project.lib.db.postgres import connect
+from dagster_project.lib.sqlfiles import read_sql
 
 # Never documented: PostgreSQL's own schemas and the migration engine's bookkeeping.
 EXCLUDED_SCHEMAS = ("pg_catalog", "information_schema", "platform_meta")
@@ -32,9 +31,8 @@ CONSTRAINT_KINDS = {
 }
 
 
-@cache
 def _sql(name: str) -> str:
-    return resources.files("dagster_project.lib.docs").joinpath("sql", name).read_text()
+    return read_sql("dagster_project.lib.docs", name)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from dagster_project.lib import config as config_file
 from dagster_project.lib.docs.catalog import Catalog, Constraint, Table
 from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.paths import CONFIGS_DIR
@@ -35,17 +34,15 @@ ENCRYPTED_MIN_BYTES = 29
 _TEXT_TYPES = re.compile(r"^(?:text|character(?: varying)?(?:\(\d+\))?)$")
 
 
-_KEYS = {"classification", "retention", "note", "storage"}
-
-
 class ClassificationError(PlatformError, ValueError):
     """The classification file is missing or malformed."""
 
 
 @dataclass(frozen=True)
 class ColumnClass:
-    classification: str
-    retention: str
+    # Empty when absent: `check` then names the column ("classification '' is not one of ...").
+    classification: str = ""
+    retention: str = ""
     note: str | None = None
     storage: str | None = None
 
@@ -59,38 +56,19 @@ class Classification:
         return self.tables.get(table, {}).get(column)
 
 
+@dataclass(frozen=True)
+class _ClassificationFile:
+    tables: dict[str, dict[str, ColumnClass]]
+
+
 def load_classification(path: Path | str | None = None) -> Classification:
+    """The file's tables; unknown keys (a typo such as `retension` must not pass as "no
+    value") and wrong types are refused by the strict loader (lib/config.py)."""
     source = Path(path or DEFAULT_PATH)
-    if not source.is_file():
-        raise ClassificationError(f"{source}: classification file not found")
-    try:
-        raw = yaml.safe_load(source.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ClassificationError(f"{source}: invalid YAML: {exc}") from None
-    tables_raw = raw.get("tables") if isinstance(raw, dict) else None
-    if not isinstance(tables_raw, dict):
-        raise ClassificationError(f"{source}: expected a top-level `tables:` mapping")
-    tables: dict[str, dict[str, ColumnClass]] = {}
-    for table, columns in tables_raw.items():
-        if not isinstance(columns, dict):
-            raise ClassificationError(f"{source}: {table}: expected a mapping of columns")
-        tables[str(table)] = {}
-        for column, spec in columns.items():
-            if not isinstance(spec, dict):
-                raise ClassificationError(f"{source}: {table}.{column}: expected a mapping")
-            unknown = sorted(set(spec) - _KEYS)
-            if unknown:  # a typo ("retension") must not pass as "no value"
-                raise ClassificationError(
-                    f"{source}: {table}.{column}: unknown key(s) {', '.join(unknown)} "
-                    f"(known: {', '.join(sorted(_KEYS))})"
-                )
-            tables[str(table)][str(column)] = ColumnClass(
-                classification=str(spec.get("classification", "")),
-                retention=str(spec.get("retention", "")),
-                note=None if spec.get("note") is None else str(spec["note"]),
-                storage=None if spec.get("storage") is None else str(spec["storage"]),
-            )
-    return Classification(tables, source)
+    spec = config_file.load(
+        source, _ClassificationFile, what="classification file", error=ClassificationError
+    )
+    return Classification(spec.tables, source)
 
 
 def check(catalog: Catalog, classification: Classification) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from dagster_project.lib.errors import InvalidInput
 from dagster_project.lib.paths import SEEDS_DIR
 from dagster_project.lib.seeds import ids
 from dagster_project.lib.seeds.operational import load_operational
@@ -64,7 +65,7 @@ class Catalog:
         for org in self.orgs:
             if key in (org.slug, org.id):
                 return org
-        raise ValueError(
+        raise InvalidInput(
             f"no seeded organization {key!r}; known: {', '.join(o.slug for o in self.orgs)}"
         )
 
@@ -113,6 +114,6 @@ def _check_json_safe(catalog: Catalog) -> None:
     # The NDJSON writer splices these strings into lines without escaping them (it is vectorised).
     for text in [o.slug for o in catalog.orgs] + [m.ref for m in catalog.models]:
         if json.dumps(text)[1:-1] != text:
-            raise ValueError(
+            raise InvalidInput(
                 f"seed name {text!r} needs JSON escaping; the generator does not do that"
             )

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from dagster_project.lib.errors import InvalidInput
 from dagster_project.lib.generate.catalog import Catalog, Model, Org, load_catalog
 from dagster_project.lib.generate.invalid import KINDS, Corruptor, available_kinds
 from dagster_project.lib.generate.output import (
@@ -366,7 +367,7 @@ def _utc(day: date) -> datetime:
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(message)
+        raise InvalidInput(message)
 
 
 def _write_atomically(path: Path, text: str) -> None:

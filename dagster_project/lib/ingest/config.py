@@ -6,9 +6,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-import yaml
-
+from dagster_project.lib import config as config_file
 from dagster_project.lib.errors import PlatformError
 from dagster_project.lib.paths import CONFIGS_DIR, PROJECT_ROOT
 
@@ -26,7 +26,7 @@ class IngestConfig:
     dead_letter_dir: Path
     role: str = "platform_ingest"
     clock_skew_seconds: int = 300
-    retention_days: int = 7
+    max_event_age_days: int = 7
     quarantine_ratio_threshold: float = 0.05
     batch_size: int = 50_000
     shards: int = 1
@@ -35,7 +35,14 @@ class IngestConfig:
     backoff_multiplier: float = 2.0
     backoff_max_seconds: float = 60.0
     min_file_age_seconds: float = 5.0
-    sensor_interval_seconds: int = 30
+
+    # Former keys, refused with what replaced them (lib/config.py).
+    renamed: ClassVar[dict[str, str]] = {
+        "retention_days": "renamed: use max_event_age_days (how many days old an event may be "
+        "on arrival; retention_days is the partitions' expiry in configs/partitions.yaml)",
+        "sensor_interval_seconds": "no longer a setting: landing_sensor lists the folder every "
+        "30 s (SENSOR_INTERVAL_SECONDS in dagster_project/defs/ingestion/sensors.py)",
+    }
 
     def replace(self, **changes: object) -> IngestConfig:
         return dataclasses.replace(self, **changes)
@@ -46,34 +53,29 @@ class IngestConfig:
         return min(delay, self.backoff_max_seconds)
 
 
-def _path(value: object) -> Path:
-    path = Path(str(value))
-    return path if path.is_absolute() else PROJECT_ROOT / path
+def _path(value: Path) -> Path:
+    return value if value.is_absolute() else PROJECT_ROOT / value
 
 
 def load_config(path: Path | str | None = None) -> IngestConfig:
+    """The ingest config at `path`, else $INGEST_CONFIG, else configs/ingest.yaml; read when a
+    run or a sensor tick needs it, never at import (a bad file fails ingestion only)."""
     config_path = Path(path or os.environ.get("INGEST_CONFIG") or DEFAULT_CONFIG_PATH)
-    if not config_path.is_file():
-        raise IngestError(f"{config_path}: ingest config not found")
-    try:
-        raw = yaml.safe_load(config_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise IngestError(f"{config_path}: invalid YAML: {exc}") from None
-    known = {f.name for f in dataclasses.fields(IngestConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise IngestError(f"{config_path}: unknown keys: {', '.join(unknown)}")
-    try:
-        values = {
-            name: _path(value) if name.endswith("_dir") else type(getattr(_DEFAULTS, name))(value)
-            for name, value in raw.items()
-        }
-        landing = values.setdefault("landing_dir", _path("data/landing"))
-        values.setdefault("processed_dir", landing / "processed")
-        values.setdefault("dead_letter_dir", landing / "dead_letter")
-        config = IngestConfig(**values)
-    except (TypeError, ValueError) as exc:
-        raise IngestError(f"{config_path}: {exc}") from None
+    raw = config_file.read_mapping(config_path, what="ingest config", error=IngestError)
+    # processed/ and dead_letter/ default to folders inside the landing folder.
+    landing = raw.get("landing_dir", "data/landing")
+    defaults: dict[str, object] = {"landing_dir": landing}
+    if isinstance(landing, str):
+        defaults |= {"processed_dir": f"{landing}/processed",
+                     "dead_letter_dir": f"{landing}/dead_letter"}  # fmt: skip
+    config = config_file.build(
+        IngestConfig, {**defaults, **raw}, where=str(config_path), error=IngestError
+    )
+    config = config.replace(
+        landing_dir=_path(config.landing_dir),
+        processed_dir=_path(config.processed_dir),
+        dead_letter_dir=_path(config.dead_letter_dir),
+    )
     problems = validate(config)
     if problems:
         raise IngestError(f"{config_path}: " + "; ".join(problems))
@@ -83,7 +85,7 @@ def load_config(path: Path | str | None = None) -> IngestConfig:
 def validate(config: IngestConfig) -> list[str]:
     rules = [
         (config.clock_skew_seconds >= 0, "clock_skew_seconds must be >= 0"),
-        (config.retention_days >= 1, "retention_days must be >= 1"),
+        (config.max_event_age_days >= 1, "max_event_age_days must be >= 1"),
         (0 < config.quarantine_ratio_threshold <= 1, "quarantine_ratio_threshold must be in (0, 1]"),
         (config.batch_size >= 1, "batch_size must be >= 1"),
         (1 <= config.shards <= 64, "shards must be between 1 and 64"),
@@ -95,6 +97,3 @@ def validate(config: IngestConfig) -> list[str]:
         (bool(config.role), "role must name a database role"),
     ]  # fmt: skip
     return [message for ok, message in rules if not ok]
-
-
-_DEFAULTS = IngestConfig(Path("."), Path("."), Path("."))

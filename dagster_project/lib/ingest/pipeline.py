@@ -217,10 +217,7 @@ def ingest_file(
     url = database_url
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
-    try:
-        fmt = detect_format(path)
-    except ValueError as exc:
-        raise IngestError(str(exc)) from None
+    fmt = detect_format(path)
     source = source or str(path.resolve())
     started = time.monotonic()
     digest = sha256_of(path)
@@ -409,7 +406,7 @@ def _run_attempt(
         connections.append(lookup)
         validator = Validator(
             envelope, Reference(lookup), reference_time,
-            clock_skew_seconds=config.clock_skew_seconds, retention_days=config.retention_days,
+            clock_skew_seconds=config.clock_skew_seconds, retention_days=config.max_event_age_days,
         )  # fmt: skip
         shards = []
         for shard in range(batch["shards"]):

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from dagster_project.lib.ingest.config import IngestError
 from dagster_project.lib.ingest.schema import load_envelope
 
 FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "csv",
@@ -92,7 +93,7 @@ class Chunk:
 def detect_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unknown format; use .ndjson/.jsonl, .csv or .parquet")
+        raise IngestError(f"{path}: unknown format; use .ndjson/.jsonl, .csv or .parquet")
     return fmt
 
 

@@ -1,5 +1,6 @@
 """Errors a user can act on. The CLI prints their message as one line, no traceback."""
 
+from dagster_project.lib.db import errors as db
 from dagster_project.lib.errors import PlatformError
 
 
@@ -42,7 +43,8 @@ class TransactionControlInFile(MigrationSourceError):
 # -- the target does not answer as a migration target should ------------------------------------
 # Each kind has its own exit code, so a health probe (`platformctl migrate status`) can tell
 # them apart; docs/runbooks/migrations.md lists them. 1 stays "any other error", 2 "dirty or
-# drifted" (status).
+# drifted" (status). Each is also the lib/db/errors kind with the same code, so code that
+# catches `db.DatabaseMissing` (say) catches the migration driver's too.
 
 
 class TargetUnavailable(MigrationError):
@@ -51,25 +53,25 @@ class TargetUnavailable(MigrationError):
     exit_code = 1
 
 
-class DatabaseMissing(TargetUnavailable):
+class DatabaseMissing(TargetUnavailable, db.DatabaseMissing):
     """The server answers, the credentials work, the database (or DuckDB file) does not exist."""
 
     exit_code = 3
 
 
-class AuthenticationRefused(TargetUnavailable):
+class AuthenticationRefused(TargetUnavailable, db.AuthenticationFailed):
     """The server answers but refuses the role or its credentials."""
 
     exit_code = 4
 
 
-class ServerUnreachable(TargetUnavailable):
+class ServerUnreachable(TargetUnavailable, db.DatabaseUnavailable):
     """No database server answers at the URL's address (or it is starting / shutting down)."""
 
     exit_code = 5
 
 
-class PrivilegesMissing(TargetUnavailable):
+class PrivilegesMissing(TargetUnavailable, db.PermissionDenied):
     """Logged in, but the role may not connect to the database or read the migration history."""
 
     exit_code = 6

@@ -13,8 +13,8 @@ the plans.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
+
+from dagster_project.lib.sqlfiles import read_sql
 
 OPERATIONAL = (
     "key_lookup",
@@ -25,13 +25,12 @@ OPERATIONAL = (
 )
 
 
-@cache
 def load(group: str, name: str) -> str:
     """The SQL text of query `name` of `group` (e.g. "operational")."""
-    path = resources.files(__name__).joinpath(group, f"{name}.sql")
-    if not path.is_file():
-        raise KeyError(f"no query {group}/{name}.sql")
-    return path.read_text()
+    try:
+        return read_sql(__name__, f"{name}.sql", folder=group)
+    except FileNotFoundError:
+        raise KeyError(f"no query {group}/{name}.sql") from None
 
 
 def operational(name: str) -> str:

@@ -62,15 +62,7 @@ def seed_database(
     # The schema check is not a migration run: no telemetry spans for it.
     config = dataclasses.replace(config or load_config(), telemetry_exporter="none")
     runner = Runner("operational", config=config, url=url)
-    try:
-        conn = connect(runner.url, autocommit=True)
-    except (
-        psycopg.OperationalError
-    ) as exc:  # e.g. no such database (no server: DatabaseUnavailable)
-        raise SeedError(
-            f"{redact(runner.url)}: {str(exc).strip().splitlines()[0]} "
-            "(`platformctl migrate up` creates and migrates a new database)"
-        ) from None
+    conn = connect(runner.url, autocommit=True)  # a refused connection: one typed error
     report = SeedReport()
     with conn:
         _require_admin(conn)  # first: a service role may not even read the migration history

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import adbc_driver_postgresql.dbapi as adbc
 import duckdb
 import pyarrow as pa
 
-from dagster_project.lib.db.postgres import normalize_url
+from dagster_project.lib.db.postgres import connect_adbc
 from dagster_project.lib.migrations.drivers.duckdb import duckdb_path
 from dagster_project.lib.warehouse import common
 from dagster_project.lib.warehouse.common import Job, Landed
@@ -52,7 +51,7 @@ def load(operational_url: str, warehouse_url: str, job: Job) -> Landed:
     with connect(warehouse_url) as wh:
         types = landing_types(wh)
         with (
-            adbc.connect(normalize_url(operational_url), autocommit=True) as op,
+            connect_adbc(operational_url, autocommit=True) as op,
             op.cursor() as cur,
         ):
             return _load(cur, wh, job, types)
