@@ -255,7 +255,7 @@ def test_occurred_at_must_be_strict_rfc3339(db, tmp_path):
             event(2, occurred_at=now.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"))]  # fmt: skip
     bad = [event(10 + i, occurred_at=value) for i, value in enumerate(NOT_RFC3339)]
     result = ingest_file(write_ndjson(tmp_path / "t.ndjson", good + bad), database_url=db,
-                         config=test_config(tmp_path, retention_days=30))  # fmt: skip
+                         config=test_config(tmp_path, max_event_age_days=30))  # fmt: skip
     assert (result.accepted, result.quarantined) == (3, len(bad))
     assert {r[1] for r in quarantine(db)} == {"invalid_value"}
     assert all("occurred_at" in r[2] for r in quarantine(db))

@@ -154,9 +154,10 @@ def test_the_quarantine_check_fails_when_a_file_had_nothing_accepted(ingest, tmp
     good = write_ndjson(tmp_path / "good.ndjson", events(100))
     bad = write_ndjson(tmp_path / "bad.ndjson", [event(500 + n, status="ok") for n in range(3)])
     result = _materialize(ingest, [good, bad], raise_on_error=False)  # 3 of 103: under 5%
-    assert _checks(result) == {  # the failed step skips the separate default-partition check
+    assert _checks(result) == {  # the default-partition check is usage_event_partitions': it runs
         "quarantine_ratio_below_threshold": False,
         "every_file_loaded": False,
+        "default_partition_empty": True,
     }
     assert not result.success
 

@@ -163,7 +163,8 @@ def test_no_command_prints_or_stores_a_planted_password(
     }
     failed = leaks.run(DAGSTER, "job", "execute", "-m", "dagster_project", "-j", "migrate_job",
                        env=failing, cwd=tmp_path, ok=False)  # fmt: skip
-    assert "cannot reach PostgreSQL at postgresql://postgres:***@" in failed.stdout + failed.stderr
+    assert "no PostgreSQL server answers at host=" in failed.stdout + failed.stderr
+    assert "password=***" in failed.stdout + failed.stderr
 
     # The search can find what it looks for: the run stored something, spans were printed, and
     # the URL itself, written to a file, is found.

@@ -179,9 +179,10 @@ def test_every_asset_has_a_group_a_kind_and_a_description(assets):
 def test_the_checks_are_attached_to_their_assets(assets):
     assert {"migrations_healthy"} <= _checks(assets, "operational_schema")
     assert {"migrations_healthy"} <= _checks(assets, "analytics_schema")
-    assert {"quarantine_ratio_below_threshold", "default_partition_empty"} <= _checks(
+    assert {"quarantine_ratio_below_threshold", "every_file_loaded"} <= _checks(
         assets, "raw_usage_events"
     )
+    assert {"default_partition_empty"} <= _checks(assets, "usage_event_partitions")
     assert {"great_expectations_landing"} <= _checks(assets, "landing/usage_events")
     assert {"hourly_reconciles", "great_expectations_hourly"} <= _checks(
         assets, "increment/usage_hourly_increment"

@@ -29,7 +29,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -452,8 +452,8 @@ def check_readable(path: Path, fmt: str, envelope: Envelope) -> None:
         raise FileUnreadable("the file is empty")
     if fmt == "csv":
         try:
-            with open(path, newline="", encoding="utf-8-sig") as f:
-                columns = next(csv.reader(f), None)
+            with open(path, "rb") as f:
+                columns = next(csv.reader(_decoded_lines(f)), None)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise FileUnreadable(f"the CSV header cannot be read: {exc}") from None
         if not columns or not any(c.strip() for c in columns):
@@ -472,6 +472,15 @@ def check_readable(path: Path, fmt: str, envelope: Envelope) -> None:
             f"missing required column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (the {fmt.upper()} columns are {', '.join(columns)})"
         )
+
+
+def _decoded_lines(binary: Iterable[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one at a time (a BOM dropped from the first): reading
+    the header must not decode the rows after it, whose bad bytes are theirs to quarantine."""
+    first = True
+    for line in binary:
+        yield line.decode("utf-8-sig" if first else "utf-8")
+        first = False
 
 
 def _read_chunks(

@@ -20,11 +20,13 @@ from psycopg import pq, sql
 from psycopg.rows import dict_row
 
 from dagster_project.lib.db.postgres import (
+    BadDatabaseURL,
     DatabaseUnavailable,
     database_name,
     ensure_database,
     normalize_url,
     redact,
+    scrub,
     with_database,
 )
 from dagster_project.lib.migrations.config import Settings
@@ -76,7 +78,7 @@ def _server_said(exc: BaseException) -> str:
 def connect_failure(url: str, exc: BaseException) -> TargetUnavailable | ConfigError:
     """Why `url` refused a connection, as one typed error with one line."""
     shown = redact(url)
-    said = _server_said(exc)
+    said = scrub(_server_said(exc), url)
     ping = pq.Ping(pq.PGconn.ping(normalize_url(url).encode()))
     if ping == pq.Ping.NO_ATTEMPT:
         return ConfigError(f"bad PostgreSQL connection parameters in {shown}: {said}")
@@ -130,6 +132,10 @@ class PostgresDriver(Driver):
                 if create_database:
                     ensure_database(self.url)
                 return psycopg.connect(normalize_url(self.url), autocommit=True)
+            except psycopg.ProgrammingError as exc:  # libpq cannot parse the URL / conninfo
+                # libpq quotes the part it cannot read, which may be the password: scrubbed.
+                reason = scrub(_server_said(exc), self.url)
+                raise BadDatabaseURL(f"invalid database URL {redact(self.url)}: {reason}") from None
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise _privileges_missing(exc, self.url, "cannot create the database") from None
             except psycopg.OperationalError as exc:
