@@ -458,6 +458,8 @@ def check_readable(path: Path, fmt: str, envelope: Envelope) -> None:
             raise FileUnreadable(f"the CSV header cannot be read: {exc}") from None
         if not columns or not any(c.strip() for c in columns):
             raise FileUnreadable("the CSV file has no header line")
+        if any("\x00" in c for c in columns):  # text has no NUL: binary data (Parquet, gzip...)
+            raise FileUnreadable("not a CSV file: its first line holds NUL bytes")
     elif fmt == "parquet":
         try:
             columns = pq.read_schema(path).names
