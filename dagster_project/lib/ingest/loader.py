@@ -45,7 +45,7 @@ TENANT_SETTING = "app.current_org_id"
 EVENT_COLUMNS = (
     "occurred_at", "organization_id", "user_id", "api_key_id", "model_id", "input_tokens",
     "output_tokens", "latency_ms", "event_id", "operation", "status", "error_code", "cost_usd",
-    "metadata",
+    "metadata", "price_id", "input_cost_usd", "output_cost_usd",
 )  # fmt: skip
 KEY_COLUMNS = ("key_id", "organization_id", "occurred_at")
 QUARANTINE_COLUMNS = ("batch_id", "line_no", "reason", "detail", "source_file",

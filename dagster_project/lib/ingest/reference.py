@@ -30,8 +30,9 @@ SELECT m.provider || '/' || m.model_name || '@' || m.version AS model, m.id::tex
 FROM app.model_registry AS m
 """
 PRICES_SQL = """
-SELECT model_id::text, effective_from, effective_to, input_usd_per_mtok, output_usd_per_mtok
+SELECT model_id::text, effective_from, effective_to, input_usd_per_mtok, output_usd_per_mtok, id
 FROM app.model_prices
+WHERE service_tier = 'standard' AND above_input_tokens = 0 AND superseded_at IS NULL
 """
 # Bounds of every partition of app.usage_events (daily, UTC midnights by construction).
 PARTITIONS_SQL = """
@@ -62,6 +63,7 @@ class Reference:
             ("model_id", pa.string()), ("effective_from", pa.timestamp("us", tz="UTC")),
             ("effective_to", pa.timestamp("us", tz="UTC")),
             ("input_usd_per_mtok", pa.decimal128(12, 6)), ("output_usd_per_mtok", pa.decimal128(12, 6)),
+            ("price_id", pa.int64()),
         ]))  # fmt: skip
         self.partition_days = pa.table(
             {"day": pa.array(sorted(_partition_days(conn)), pa.date32())}

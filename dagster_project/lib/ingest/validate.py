@@ -58,7 +58,7 @@ SELECT t.line_no,
              + t.output_tokens::DECIMAL(38, 0) * p.output_usd_per_mtok >= {max_micro}
             THEN 'invalid_value|the cost exceeds numeric(18,10)'
     END AS error,
-    m.model_id, p.input_usd_per_mtok, p.output_usd_per_mtok
+    m.model_id, p.input_usd_per_mtok, p.output_usd_per_mtok, p.price_id
 FROM t
 LEFT JOIN ref_orgs AS o ON o.organization_id = t.organization_id
 LEFT JOIN ref_models AS m ON m.model = t.model
@@ -83,10 +83,14 @@ WITH candidates AS (
 SELECT c.line_no, c.key_id, c.occurred_at, c.organization_id, c.user_id, c.api_key_id,
        c.model_id, c.input_tokens, c.output_tokens, c.latency_ms, c.event_id, c.operation,
        c.status, c.error_code,
-       CAST(round((c.input_tokens::DECIMAL(38, 0) * c.input_usd_per_mtok
-                   + c.output_tokens::DECIMAL(38, 0) * c.output_usd_per_mtok) * 0.000001, 10)
+       CAST(round(c.input_tokens::DECIMAL(38, 0) * c.input_usd_per_mtok * 0.000001, 10)
+            + round(c.output_tokens::DECIMAL(38, 0) * c.output_usd_per_mtok * 0.000001, 10)
             AS DECIMAL(18, 10)) AS cost_usd,
-       c.metadata, CAST(c.line_no > coalesce(r.first_line, c.line_no) AS INTEGER) AS duplicate,
+       c.metadata, c.price_id,
+       CAST(round(c.input_tokens::DECIMAL(38, 0) * c.input_usd_per_mtok * 0.000001, 10)
+            AS DECIMAL(18, 10)) AS input_cost_usd,
+       CAST(round(c.output_tokens::DECIMAL(38, 0) * c.output_usd_per_mtok * 0.000001, 10)
+            AS DECIMAL(18, 10)) AS output_cost_usd, CAST(c.line_no > coalesce(r.first_line, c.line_no) AS INTEGER) AS duplicate,
        -- the key's bucket (its first byte mod 16): the advisory lock concurrent ingesters share;
        -- buckets are split over the shards, so a key (and every copy of it) has one shard
        CAST(('0x' || substr(CAST(c.key_id AS VARCHAR), 1, 2)) AS INTEGER) % 16 AS bucket

@@ -32,10 +32,12 @@ RECORDSET = """jsonb_to_recordset(%(events)s) AS e(
     operation text, occurred_at timestamptz, input_tokens integer, output_tokens integer,
     latency_ms integer, status text, error_code text)"""
 
-# The price in effect at occurred_at: periods are [effective_from, effective_to), and the
-# exclusion constraint on app.model_prices guarantees at most one match.
+# The base standard price version in effect at occurred_at (the fixture's events are envelope
+# 1.0: standard tier, input and output only): periods are [effective_from, effective_to), and the
+# exclusion constraint on app.model_prices guarantees at most one current match.
 PRICE_IN_EFFECT = (
     "p.model_id = e.model_id AND tstzrange(p.effective_from, p.effective_to) @> e.occurred_at"
+    " AND p.service_tier = 'standard' AND p.above_input_tokens = 0 AND p.superseded_at IS NULL"
 )
 
 PROBLEMS = f"""
@@ -60,13 +62,18 @@ SELECT event_id, problem FROM (
 INSERT = f"""
 INSERT INTO app.usage_events (occurred_at, received_at, organization_id, user_id, api_key_id,
     model_id, input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code,
-    cost_usd)
+    cost_usd, price_id, input_cost_usd, output_cost_usd)
 SELECT e.occurred_at,
        -- Deterministic, unlike now(): the fixture gives the same rows in every database.
        e.occurred_at + e.latency_ms * interval '1 millisecond',
        e.organization_id, e.user_id, e.api_key_id, e.model_id, e.input_tokens, e.output_tokens,
        e.latency_ms, e.event_id, e.operation, e.status, e.error_code,
-       (e.input_tokens * p.input_usd_per_mtok + e.output_tokens * p.output_usd_per_mtok) / 1000000
+       -- docs/pricing.md: each category's cost rounded to 10 places, the event's cost their sum
+       round(e.input_tokens * p.input_usd_per_mtok * 0.000001, 10)
+           + round(e.output_tokens * p.output_usd_per_mtok * 0.000001, 10),
+       p.id,
+       round(e.input_tokens * p.input_usd_per_mtok * 0.000001, 10),
+       round(e.output_tokens * p.output_usd_per_mtok * 0.000001, 10)
 FROM {RECORDSET}
 JOIN app.model_prices AS p ON {PRICE_IN_EFFECT}
 -- A retry of the same event (same organization, occurred_at, event_id) is not a second event.

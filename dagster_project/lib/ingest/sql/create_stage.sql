@@ -16,7 +16,10 @@ CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
     status text NOT NULL,
     error_code text,
     cost_usd numeric(18, 10) NOT NULL,
-    metadata jsonb
+    metadata jsonb,
+    price_id bigint NOT NULL,
+    input_cost_usd numeric(18, 10) NOT NULL,
+    output_cost_usd numeric(18, 10) NOT NULL
 ) ON COMMIT DELETE ROWS;
 CREATE INDEX IF NOT EXISTS ingest_stage_seq ON ingest_stage (seq);
 CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage_keys (
