@@ -358,7 +358,7 @@ def test_events_are_written_as_the_ingest_role_under_row_level_security(db, tmp_
         conn.execute("SELECT set_config('app.current_org_id', %s, true)", (ORG_A,))
         conn.execute(
             "INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, operation, "
-            "input_tokens, output_tokens, latency_ms, status, cost_usd) VALUES (%s, 'x', now(), %s, "
-            "'chat', 1, 1, 1, 'success', 0)",
+            "input_tokens, output_tokens, latency_ms, status, cost_usd, price_id) VALUES (%s, 'x', now(), "
+            "%s, 'chat', 1, 1, 1, 'success', 0, 0)",
             (ORG_B, "1d000000-0000-4000-8000-0000000000d1"),
         )

@@ -43,10 +43,11 @@ KEY = (
 )
 EVENT = (
     "INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, operation, "
-    "input_tokens, output_tokens, latency_ms, status, error_code, cost_usd) VALUES "
+    "input_tokens, output_tokens, latency_ms, status, error_code, cost_usd, price_id, "
+    "input_cost_usd) VALUES "
     "('{org}', 'ev-1', {at}, '"
     + MODEL
-    + "', 'chat', {input}, 5, {latency}, {status}, {error}, 0.01)"
+    + "', 'chat', {input}, 5, {latency}, {status}, {error}, 0.01, 0, 0.01)"
 )
 BUDGET = (
     "INSERT INTO app.budgets (organization_id, model_id, period, token_limit, cost_limit_usd, "

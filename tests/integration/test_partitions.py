@@ -53,9 +53,9 @@ def org_id(conn: psycopg.Connection) -> uuid.UUID:
 def insert_event(conn: psycopg.Connection, org_id: uuid.UUID, at: datetime) -> None:
     conn.execute(
         "INSERT INTO app.usage_events (occurred_at, organization_id, model_id, input_tokens,"
-        " output_tokens, latency_ms, event_id, operation, status, cost_usd)"
+        " output_tokens, latency_ms, event_id, operation, status, cost_usd, price_id)"
         " VALUES (%s, %s, gen_random_uuid(), 1, 1, 1, gen_random_uuid()::text, 'chat.completion',"
-        " 'success', 0)",
+        " 'success', 0, 0)",
         (at, org_id),
     )
 

@@ -64,13 +64,14 @@ FROM generate_series(1, {ORGS}) AS o, (VALUES ('day'), ('month')) AS t (p),
 -- with the tenant's key 1 (a busy key: the one the latest-events page matters for). Every partition
 -- of the past holds rows: the planner rightly seq-scans an empty one, and production has none.
 INSERT INTO app.usage_events (occurred_at, organization_id, user_id, api_key_id, model_id,
-    input_tokens, output_tokens, latency_ms, event_id, operation, status, cost_usd)
+    input_tokens, output_tokens, latency_ms, event_id, operation, status, cost_usd, price_id,
+    input_cost_usd)
 SELECT %(now)s::timestamptz - i * (%(now)s::timestamptz - %(start)s::timestamptz) / {EVENTS},
        md5('org-' || (1 + mod(i, {ORGS})))::uuid, md5('user-' || (1 + mod(i, {ORGS})) || '-1')::uuid,
        CASE WHEN mod(i, 10) <> 0
             THEN md5('key-' || (1 + mod(i, {ORGS})) || '-' || (1 + mod(i / {ORGS}, 2) * mod(i / {ORGS} / 2, {KEYS})))::uuid END,
        md5('model-' || (1 + mod(i, 4)))::uuid, 100 + mod(i, 900), 10 + mod(i, 300), 400, 'ev-' || i,
-       'chat.completions', CASE WHEN mod(i, 50) = 0 THEN 'error' ELSE 'success' END, 0.001
+       'chat.completions', CASE WHEN mod(i, 50) = 0 THEN 'error' ELSE 'success' END, 0.001, 0, 0.001
 FROM generate_series(1, {EVENTS}) AS i;
 RESET session_replication_role;
 ANALYZE;
@@ -418,13 +419,14 @@ def test_rollups_equal_a_direct_aggregation_of_the_events(db: Db) -> None:
 
 EVENT_COLUMNS = (
     "occurred_at, organization_id, api_key_id, model_id, input_tokens, output_tokens, "
-    "latency_ms, event_id, operation, status, cost_usd"
+    "latency_ms, event_id, operation, status, cost_usd, price_id, input_cost_usd"
 )
 NEW_EVENTS = f"""
 INSERT INTO app.usage_events ({EVENT_COLUMNS})
 SELECT %(at)s::timestamptz - i * interval '7 minutes', %(org)s::uuid, NULL::uuid, md5('model-' || mod(i, 3))::uuid,
        i, 2 * i, 100, %(prefix)s || i, 'chat.completions'::text,
-       CASE WHEN mod(i, 4) = 0 THEN 'error' ELSE 'success' END, (i / 1000.0)::numeric(18, 10)
+       CASE WHEN mod(i, 4) = 0 THEN 'error' ELSE 'success' END, (i / 1000.0)::numeric(18, 10),
+       0, (i / 1000.0)::numeric(18, 10)
 FROM generate_series(1, %(n)s) AS i
 """
 TINY_SEED = """
@@ -461,13 +463,13 @@ def test_duplicates_copy_and_rollbacks_keep_the_rollups_exact(fresh: str) -> Non
         # COPY into the partitioned parent, routed to several partitions.
         columns = (
             "occurred_at, organization_id, model_id, input_tokens, output_tokens, "
-            "latency_ms, event_id, operation, status, cost_usd"
+            "latency_ms, event_id, operation, status, cost_usd, price_id, input_cost_usd"
         )
         with conn.cursor().copy(f"COPY app.usage_events ({columns}) FROM STDIN") as copy:
             for i in range(1, 301):
                 copy.write_row((at - timedelta(minutes=13 * i), org, md5_uuid(f"model-{i % 2}"),
                                 i, i, 50, f"copied-{i}", "embeddings",
-                                "error" if i % 5 == 0 else "success", "0.0025"))  # fmt: skip
+                                "error" if i % 5 == 0 else "success", "0.0025", 0, "0.0025"))  # fmt: skip
         assert rollup_diff(conn) == []
 
         # Events rolled back (here to a savepoint) take their share of the rollups with them.

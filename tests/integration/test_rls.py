@@ -47,9 +47,10 @@ INSERT INTO app.audit_log (organization_id, actor_type, actor_id, action, target
     VALUES ('{ORG_A}', 'user', '{USER_A}', 'api_key.create', 'api_key'),
            ('{ORG_B}', 'user', '{USER_B}', 'api_key.create', 'api_key');
 INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, operation,
-                              input_tokens, output_tokens, latency_ms, status, cost_usd)
-    VALUES ('{ORG_A}', 'ev-a', now(), '{MODEL}', 'chat', 10, 20, 300, 'success', 0.000225),
-           ('{ORG_B}', 'ev-b', now(), '{MODEL}', 'chat', 10, 20, 300, 'success', 0.000225);
+                              input_tokens, output_tokens, latency_ms, status, cost_usd, price_id,
+                              input_cost_usd)
+    VALUES ('{ORG_A}', 'ev-a', now(), '{MODEL}', 'chat', 10, 20, 300, 'success', 0.000225, 0, 0.000225),
+           ('{ORG_B}', 'ev-b', now(), '{MODEL}', 'chat', 10, 20, 300, 'success', 0.000225, 0, 0.000225);
 INSERT INTO app.budgets (organization_id, period, token_limit)
     VALUES ('{ORG_A}', 'month', 1000000), ('{ORG_B}', 'month', 1000000);
 INSERT INTO app.invitations (organization_id, email, role, token_hash, invited_by, expires_at)
@@ -104,8 +105,8 @@ SPECS: dict[str, Spec] = {
     "usage_events": Spec(
         f"organization_id = '{ORG_B}'",
         "INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, operation, "
-        "input_tokens, output_tokens, latency_ms, status, cost_usd) "
-        f"VALUES ('{ORG_B}', 'ev-forged', now(), '{MODEL}', 'chat', 1, 1, 1, 'success', 0)",
+        "input_tokens, output_tokens, latency_ms, status, cost_usd, price_id) "
+        f"VALUES ('{ORG_B}', 'ev-forged', now(), '{MODEL}', 'chat', 1, 1, 1, 'success', 0, 0)",
         "status = status",
     ),
     "budgets": Spec(

@@ -102,13 +102,15 @@ def add_events(url: str, count: int, *, prefix: str, marker: str = "m") -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
             """INSERT INTO app.usage_events (occurred_at, organization_id, model_id, input_tokens,
-                   output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata)
+                   output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata,
+                   price_id, input_cost_usd)
                SELECT date_trunc('hour', %(at)s::timestamptz) + i * interval '1 second', %(org)s, %(model)s,
                       i, 2 * i, 100 + i, %(prefix)s || i, 'chat.completions',
                       CASE WHEN i %% 7 = 0 THEN 'error' ELSE 'success' END,
                       CASE WHEN i %% 14 = 0 THEN 'rate_limited' END, i * 0.0000012345,
                       CASE WHEN i %% 3 = 0 THEN NULL
-                           ELSE jsonb_build_object('note', %(marker)s || '-' || i, 'n', i) END
+                           ELSE jsonb_build_object('note', %(marker)s || '-' || i, 'n', i) END,
+                      0, i * 0.0000012345
                FROM generate_series(1, %(count)s) AS i""",
             {
                 "at": at,

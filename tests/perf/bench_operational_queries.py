@@ -116,7 +116,8 @@ SELECT app.ensure_usage_partitions(%(start)s::date, %(end)s::date + 1);
 # (console traffic); model: skewed to the cheap ones; tokens: exponential; 2 % errors.
 EVENTS_SQL = """
 INSERT INTO app.usage_events (occurred_at, received_at, organization_id, user_id, api_key_id, model_id,
-    input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd)
+    input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd,
+    price_id, input_cost_usd)
 SELECT s.t, s.t + interval '200 ms', ref.org_ids[s.r],
        ref.user_ids[(s.r - 1) * 200 + 1 + floor(s.uu ^ 1.5 * ref.n_users[s.r])::int],
        CASE WHEN s.uk >= 0.1
@@ -125,6 +126,7 @@ SELECT s.t, s.t + interval '200 ms', ref.org_ids[s.r],
        CASE WHEN s.m = 8 THEN 'embeddings' ELSE 'chat.completions' END,
        CASE WHEN s.ue < 0.02 THEN 'error' ELSE 'success' END,
        CASE WHEN s.ue < 0.01 THEN 'rate_limited' WHEN s.ue < 0.02 THEN 'upstream_timeout' END,
+       round((s.tin * ref.price_in[s.m] + s.tout * ref.price_out[s.m]) / 1e6, 10), 0,
        round((s.tin * ref.price_in[s.m] + s.tout * ref.price_out[s.m]) / 1e6, 10)
 FROM (
     SELECT %(start)s::timestamptz + (i - 1 + random()) * %(step)s::float8 * interval '1 second' AS t,

@@ -50,12 +50,14 @@ DAY0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - ti
 WINDOW = (DAY0, DAY0 + timedelta(days=2))
 INSERT_EVENTS = """
 INSERT INTO app.usage_events (occurred_at, organization_id, user_id, api_key_id, model_id,
-    input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata)
+    input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata,
+    price_id, input_cost_usd)
 SELECT %(day0)s::timestamptz + ((i - 1) * (%(span)s::float8 / %(n)s)) * interval '1 second',
        o.id, NULL, NULL, m.id, i %% 5000, i %% 900, 100 + i %% 3000, 'bench-' || i,
        'chat.completions', CASE WHEN i %% 50 = 0 THEN 'error' ELSE 'success' END,
        CASE WHEN i %% 100 = 0 THEN 'rate_limited' END, (i %% 5000) * 0.0000025,
-       CASE WHEN i %% 10 < 7 THEN jsonb_build_object('feature', 'chat', 'request', i) END
+       CASE WHEN i %% 10 < 7 THEN jsonb_build_object('feature', 'chat', 'request', i) END,
+       0, (i %% 5000) * 0.0000025
 FROM generate_series(1, %(n)s) AS i
 CROSS JOIN LATERAL (SELECT id FROM app.organizations ORDER BY id OFFSET i %% 3 LIMIT 1) AS o
 CROSS JOIN LATERAL (SELECT id FROM app.model_registry ORDER BY id OFFSET i %% 5 LIMIT 1) AS m
