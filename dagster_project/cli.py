@@ -76,6 +76,7 @@ def _register_commands() -> None:
     from dagster_project.cli_ingest import ingest_app
     from dagster_project.cli_migrate import migrate_app
     from dagster_project.cli_partitions import partitions_app
+    from dagster_project.cli_prices import prices_app
     from dagster_project.cli_rollup import rollup_app
     from dagster_project.cli_seed import seed_app
     from dagster_project.cli_warehouse import warehouse_app
@@ -85,6 +86,7 @@ def _register_commands() -> None:
         (docs_app, "docs"),
         (partitions_app, "partitions"),
         (warehouse_app, "warehouse"),
+        (prices_app, "prices"),
     )
     for sub_app, name in sub_apps:
         for command in sub_app.registered_commands:

@@ -202,7 +202,8 @@ def test_analytics_events_cost_the_price_in_effect_when_they_occurred(seeded):
                           (e.input_tokens * p.input_usd_per_mtok + e.output_tokens * p.output_usd_per_mtok) / 1e6),
                       count(p.model_id), count(*)
                FROM app.usage_events AS e
-               LEFT JOIN app.model_prices AS p ON p.model_id = e.model_id
+               LEFT JOIN app.model_prices AS p ON p.id = e.price_id AND p.model_id = e.model_id
+                    AND p.service_tier = 'standard' AND p.above_input_tokens = 0
                     AND p.effective_from <= e.occurred_at
                     AND (p.effective_to IS NULL OR e.occurred_at < p.effective_to)
                WHERE e.model_id = %s""",
@@ -212,10 +213,11 @@ def test_analytics_events_cost_the_price_in_effect_when_they_occurred(seeded):
         assert before > 1 and after > 1 and wrong == 0 and priced == total
         wrong_anywhere = conn.execute(
             """SELECT count(*) FROM app.usage_events AS e
-               JOIN app.model_prices AS p ON p.model_id = e.model_id
-                    AND tstzrange(p.effective_from, p.effective_to) @> e.occurred_at
-               WHERE e.cost_usd <> (e.input_tokens * p.input_usd_per_mtok
-                                    + e.output_tokens * p.output_usd_per_mtok) / 1e6"""
+               JOIN app.model_prices AS p ON p.id = e.price_id
+               WHERE NOT (p.model_id = e.model_id AND p.service_tier = e.service_tier
+                          AND tstzrange(p.effective_from, p.effective_to) @> e.occurred_at)
+                  OR e.cost_usd <> round(e.input_tokens * p.input_usd_per_mtok * 0.000001, 10)
+                                   + round(e.output_tokens * p.output_usd_per_mtok * 0.000001, 10)"""
         ).fetchone()[0]
         assert wrong_anywhere == 0
 
@@ -272,3 +274,49 @@ def test_dagster_asset_seeds_the_same_ids_and_logs_only_key_prefixes(seeded, ope
     assert len(prefixes) == 6 and all(p in logged for p in prefixes)
     # Keys are generated per database: the same ids, never the same secret.
     assert not hashes & {hash_api_key(k.key.plaintext) for k in seeded[1].new_keys}
+
+
+def test_a_misspelt_price_key_is_refused_in_one_line(tmp_path: Path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    models = seeds / "operational" / "models.yml"
+    models.write_text(
+        models.read_text().replace(
+            "cache_read_input_usd_per_mtok: 1.25", "cache_read_usd_per_mtok: 1.25", 1
+        )
+    )
+    # No server at this URL: the fixture error comes first, and names the key.
+    with pytest.raises(
+        SeedError, match=r"openai/gpt-4o price: unknown key\(s\) cache_read_usd_per_mtok; known: "
+    ) as caught:
+        seed_database("postgresql://nobody@127.0.0.1:1/none", seeds_dir=seeds)
+    assert "\n" not in str(caught.value)
+
+
+def test_seeded_prices_carry_tiers_and_category_rates(seeded):
+    url, _ = seeded
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT m.provider || '/' || m.model_name, p.service_tier, p.above_input_tokens,
+                      p.input_usd_per_mtok, p.cache_read_input_usd_per_mtok,
+                      p.cache_write_1h_input_usd_per_mtok, p.reasoning_output_usd_per_mtok
+               FROM app.model_prices p JOIN app.model_registry m ON m.id = p.model_id
+               WHERE p.effective_to IS NULL AND p.superseded_at IS NULL"""
+        ).fetchall()
+    current = {(r[0], r[1], r[2]): r[3:] for r in rows}
+    D = Decimal
+    # Anthropic: cache write 1h = 2x input, read = 0.1x; the >200k tier prices the whole call.
+    assert current[("anthropic/claude-sonnet-4", "standard", 0)] == (D(3), D("0.3"), D(6), D(15))
+    assert current[("anthropic/claude-sonnet-4", "standard", 200000)] == (
+        D(6),
+        D("0.6"),
+        D(12),
+        D("22.5"),
+    )
+    assert current[("google/gemini-2.5-pro", "standard", 200000)][0] == D("2.5")
+    # Batch is half of standard wherever offered; OpenAI has no cache-write rate (NULL).
+    for (model, tier, above), rates in current.items():
+        if tier == "batch" and (model, "standard", above) in current:
+            standard = current[(model, "standard", above)]
+            assert rates[0] * 2 == standard[0], model
+    assert current[("openai/o4-mini", "standard", 0)][2] is None

@@ -18,10 +18,12 @@ import yaml
 from psycopg.types.json import Jsonb
 
 from dagster_project.lib.keys.apikeys import generate_api_key
+from dagster_project.lib.pricing.categories import RATE_COLUMNS, SERVICE_TIERS
 from dagster_project.lib.seeds import ids
 from dagster_project.lib.seeds.core import DevKey, SeedError, SeedReport, insert_row
 
 DEV_KEY_KIND = "test"  # seeded keys are never `plat_live_` keys
+PRICE_KEY = ("model_id", "service_tier", "above_input_tokens", "effective_from")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,54 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+MODEL_KEYS = frozenset({"provider", "model_name", "version", "context_window", "status", "prices"})
+PRICE_KEYS = frozenset(
+    {"effective_from", "effective_to", "service_tier", "above_input_tokens", *RATE_COLUMNS}
+)
+REQUIRED_RATES = ("input_usd_per_mtok", "output_usd_per_mtok")  # NOT NULL in app.model_prices
+
+
+def _known_keys(entry: dict[str, Any], known: frozenset[str], where: str) -> None:
+    # A typo (`cache_read_usd_per_mtok`) would otherwise leave that rate NULL: unpriced, silently.
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise SeedError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
+def _price_row(model_id: Any, p: Any, where: str) -> dict[str, Any]:
+    if not isinstance(p, dict):
+        raise SeedError(f"{where}: a price must be a mapping, got {p!r}")
+    _known_keys(p, PRICE_KEYS, f"{where} price")
+    tier = p.get("service_tier", "standard")
+    if tier not in SERVICE_TIERS:
+        raise SeedError(f"{where}: service_tier {tier!r} is not one of {', '.join(SERVICE_TIERS)}")
+    above = p.get("above_input_tokens", 0)
+    if not isinstance(above, int) or isinstance(above, bool) or above < 0:
+        raise SeedError(f"{where}: above_input_tokens must be an integer >= 0, got {above!r}")
+    row: dict[str, Any] = {
+        "model_id": model_id,
+        "service_tier": tier,
+        "above_input_tokens": above,
+        "effective_from": _require(p, "effective_from", where, datetime),
+        "effective_to": p.get("effective_to"),
+    }
+    for column in RATE_COLUMNS:
+        value = p.get(column)
+        if value is None and column in REQUIRED_RATES:
+            raise SeedError(f"{where}: `{column}` is required (a price row always has it)")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float, str))
+        ):
+            raise SeedError(f"{where}: `{column}` must be a number, got {value!r}")
+        try:
+            row[column] = _decimal(value)
+        except ArithmeticError:
+            raise SeedError(f"{where}: `{column}` must be a number, got {value!r}") from None
+    return row
+
+
 def _unique(values: list[str], what: str) -> None:
     seen: set[str] = set()
     for value in values:
@@ -90,6 +140,7 @@ def load_operational(directory: Path) -> OperationalFixtures:
     refs = []
     for m in models:
         where = f"models.yml {m.get('provider')}/{m.get('model_name')}"
+        _known_keys(m, MODEL_KEYS, where)
         ref = ids.model_ref(
             _require(m, "provider", where),
             _require(m, "model_name", where),
@@ -106,16 +157,11 @@ def load_operational(directory: Path) -> OperationalFixtures:
                 "status": m.get("status", "active"),
             }
         )
-        for p in m.get("prices") or []:
-            fx.prices.append(
-                {
-                    "model_id": ids.model_id(ref),
-                    "effective_from": _require(p, "effective_from", where, datetime),
-                    "effective_to": p.get("effective_to"),
-                    "input_usd_per_mtok": _decimal(p.get("input_usd_per_mtok")),
-                    "output_usd_per_mtok": _decimal(p.get("output_usd_per_mtok")),
-                }
-            )
+        prices = [_price_row(ids.model_id(ref), p, where) for p in m.get("prices") or []]
+        # The seed's idempotency key (app.model_prices' id is an identity the seed cannot know).
+        _unique([f"{ref} {p['service_tier']} above {p['above_input_tokens']} from "
+                 f"{p['effective_from'].isoformat()}" for p in prices], "price row")  # fmt: skip
+        fx.prices.extend(prices)
     _unique(refs, "model")
 
     orgs = _entries(directory / "organizations.yml", "organizations")
@@ -185,12 +231,31 @@ def seed_operational(
         ("users", fx.users, ("id",)),
         ("memberships", fx.memberships, ("organization_id", "user_id")),
         ("model_registry", fx.models, ("id",)),
-        ("model_prices", fx.prices, ("model_id", "effective_from")),
+        # Keyed on the version's natural key: the id is an identity column. A correction
+        # (app.correct_model_price) keeps the key of the version it supersedes, so a seeded
+        # database whose prices were corrected since is not re-seeded with the wrong rates.
+        ("model_prices", fx.prices, PRICE_KEY),
         ("budgets", fx.budgets, ("id",)),
     ):
         for row in rows:
+            if table == "model_prices" and _price_exists(conn, row):
+                # Looked up first: an INSERT that does nothing still draws an identity value,
+                # and a second seed must change nothing, not even a sequence.
+                report.count(table, inserted=False)
+                continue
             insert_row(conn, report, table, row, pk)
     _seed_keys(conn, fx.keys, report, actor=actor)
+
+
+def _price_exists(conn: psycopg.Connection, row: dict[str, Any]) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM app.model_prices WHERE model_id = %s AND service_tier = %s"
+            " AND above_input_tokens = %s AND effective_from = %s LIMIT 1",
+            [row[c] for c in PRICE_KEY],
+        ).fetchone()
+        is not None
+    )
 
 
 def _seed_keys(
