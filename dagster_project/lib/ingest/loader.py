@@ -48,6 +48,7 @@ EVENT_COLUMNS = (
     "output_tokens", "latency_ms", "event_id", "operation", "status", "error_code", "cost_usd",
     "metadata", "price_id", "input_cost_usd", "output_cost_usd", *NEW_COUNTS, "service_tier",
     "cost_source", *(c.cost for c in CATEGORIES if c.count not in ("input_tokens", "output_tokens")),
+    "metadata_line",  # the raw line, when metadata holds a non-integer number (validate.py)
 )  # fmt: skip
 KEY_COLUMNS = ("key_id", "organization_id", "occurred_at")
 QUARANTINE_COLUMNS = ("batch_id", "line_no", "reason", "detail", "source_file",

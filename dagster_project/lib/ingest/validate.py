@@ -118,6 +118,12 @@ SELECT typed.* EXCLUDE (service_tier), checked.* EXCLUDE (line_no)
 FROM typed JOIN checked USING (line_no)
 """
 
+# metadata "as sent": DuckDB reads a JSON number as a double and writes it back shortest-first
+# (1.50 -> 1.5, 1e2 -> 100.0, 0.1000000000000000055 -> 0.1), integers keep every digit. An
+# object holding a non-integer number (outside strings) therefore travels as its whole raw line
+# and PostgreSQL takes ->'metadata' from it: exactly what jsonb makes of the sent text. The
+# others (most: strings, integers) go as DuckDB's rendering, which jsonb reads identically.
+_FRACTION = r'^(?:[^"]|"(?:[^"\\]|\\.)*")*?[:,\[]\s*-?[0-9]+[.eE]'
 _OLD = ("input_tokens", "output_tokens")  # envelope 1.0's categories: where they were
 _COMPUTED = " + ".join(f"c.{c.cost}" for c in CATEGORIES)
 # The columns of the staging table, in its order (lib/ingest/loader.py EVENT_COLUMNS).
@@ -128,6 +134,10 @@ WITH candidates AS (
     WHERE error IS NULL
 ), repeated AS (  -- keys sent more than once in this chunk, and the line of the first copy
     SELECT key_id, min(line_no) AS first_line FROM candidates GROUP BY key_id HAVING count(*) > 1
+), fractions AS (  -- lines whose metadata DuckDB would re-render (_FRACTION)
+    SELECT chunk.line_no, chunk.raw FROM chunk
+    SEMI JOIN candidates AS c ON c.line_no = chunk.line_no
+        AND regexp_matches(c.metadata, '[0-9][.eE]') AND regexp_matches(c.metadata, '{_FRACTION}')
 )
 SELECT c.line_no, c.key_id, c.occurred_at, c.organization_id, c.user_id, c.api_key_id,
        c.model_id, c.input_tokens, c.output_tokens, c.latency_ms, c.event_id, c.operation,
@@ -140,12 +150,14 @@ SELECT c.line_no, c.key_id, c.occurred_at, c.organization_id, c.user_id, c.api_k
        c.service_tier,
        CASE WHEN c.provider_cost_usd IS NULL THEN 'computed' ELSE 'provider' END AS cost_source,
        {", ".join(f"CAST(c.{c.cost} AS DECIMAL(18, 10)) AS {c.cost}" for c in CATEGORIES if c.count not in _OLD)},
+       f.raw AS metadata_line,
        CAST(c.line_no > coalesce(r.first_line, c.line_no) AS INTEGER) AS duplicate,
        -- the key's bucket (its first byte mod 16): the advisory lock concurrent ingesters share;
        -- buckets are split over the shards, so a key (and every copy of it) has one shard
        CAST(('0x' || substr(CAST(c.key_id AS VARCHAR), 1, 2)) AS INTEGER) % 16 AS bucket
 FROM candidates AS c
 LEFT JOIN repeated AS r ON r.key_id = c.key_id
+LEFT JOIN fractions AS f ON f.line_no = c.line_no
 -- the primary key's order: each organization's rows contiguous, index inserts local
 ORDER BY c.organization_id, c.occurred_at
 """  # fmt: skip

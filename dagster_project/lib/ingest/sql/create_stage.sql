@@ -41,7 +41,10 @@ CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
     image_input_cost_usd numeric(18, 10) NOT NULL,
     image_output_cost_usd numeric(18, 10) NOT NULL,
     web_search_cost_usd numeric(18, 10) NOT NULL,
-    tool_call_cost_usd numeric(18, 10) NOT NULL
+    tool_call_cost_usd numeric(18, 10) NOT NULL,
+    -- the event's raw line when its metadata holds a non-integer number: jsonb then takes
+    -- metadata from the text as sent (DuckDB's rendering would pass it through a double)
+    metadata_line text
 ) ON COMMIT DELETE ROWS;
 CREATE INDEX IF NOT EXISTS ingest_stage_seq ON ingest_stage (seq);
 CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage_keys (

@@ -13,7 +13,8 @@ INSERT INTO app.usage_events (
 )
 SELECT
     %(received_at)s, occurred_at, organization_id, user_id, api_key_id, model_id, input_tokens,
-    output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata,
+    output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd,
+    CASE WHEN metadata_line IS NULL THEN metadata ELSE metadata_line::jsonb -> 'metadata' END,
     price_id, input_cost_usd, output_cost_usd, cache_read_input_tokens,
     cache_write_5m_input_tokens, cache_write_1h_input_tokens, reasoning_output_tokens,
     audio_input_tokens, audio_output_tokens, image_input_tokens, image_output_tokens,
