@@ -171,8 +171,9 @@ def test_the_default_partition_check_fails_when_rows_land_there(ingest, db, tmp_
     with psycopg.connect(db, autocommit=True) as conn:  # a row no daily partition covers
         conn.execute(
             "INSERT INTO app.usage_events (organization_id, event_id, occurred_at, model_id, "
-            "operation, input_tokens, output_tokens, latency_ms, status, cost_usd) SELECT "
-            "organization_id, 'stray', '2001-01-01', model_id, operation, 1, 1, 1, 'success', 0 "
+            "operation, input_tokens, output_tokens, latency_ms, status, cost_usd, price_id) SELECT "
+            "organization_id, 'stray', '2001-01-01', model_id, operation, 1, 1, 1, 'success', 0, "
+            "price_id "
             "FROM app.usage_events LIMIT 1"
         )
     result = _materialize(
