@@ -235,9 +235,11 @@ def validation_sql(envelope: Envelope, source: str = "chunk") -> str:
                 f"({jt} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND isfinite({v}) AND {v} = trunc({v}))"
             )
         if "number" in p.types:  # JSON text here (kind JSON); exact: the text cut out of raw
-            wanted.append(f"({jt} IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-                          f"AND isfinite(TRY_CAST({v} AS DOUBLE)) "
-                          f"AND {_exact_number('raw', p.name)} IS NOT NULL)")  # fmt: skip
+            # a CASE, not an AND: DuckDB evaluates every operand of an AND on every row, and
+            # the regexes on each line cost ~6 us (measured); a CASE runs them on numbers only
+            wanted.append(f"CASE WHEN {jt} IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+                          f"THEN isfinite(TRY_CAST({v} AS DOUBLE)) "
+                          f"AND {_exact_number('raw', p.name)} IS NOT NULL ELSE false END")  # fmt: skip
         if "null" in p.types:
             wanted.append(f"{jt} = 'NULL'")
         if not p.required:
@@ -487,7 +489,8 @@ def _exact_number(raw: str, name: str) -> str:
 
 def _typed(v: str, p: Property, jt: str = "") -> str:
     if p.sql_type == "DECIMAL(38, 10)":  # exact: rounded half away from zero to 10 places
-        text = f"CASE WHEN {jt} = 'VARCHAR' THEN {v}->>'$' ELSE {_exact_number('raw', p.name)} END"
+        text = (f"CASE WHEN {jt} = 'VARCHAR' THEN {v}->>'$' WHEN {jt} IN ('BIGINT', 'UBIGINT', "
+                f"'DOUBLE') THEN {_exact_number('raw', p.name)} END")  # the regexes: numbers only
         return f"CAST({text} AS DECIMAL(38, 10))"
     if p.sql_type == "INTEGER":
         return f"CAST({v} AS INTEGER)"

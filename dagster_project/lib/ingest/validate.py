@@ -134,10 +134,11 @@ WITH candidates AS (
     WHERE error IS NULL
 ), repeated AS (  -- keys sent more than once in this chunk, and the line of the first copy
     SELECT key_id, min(line_no) AS first_line FROM candidates GROUP BY key_id HAVING count(*) > 1
-), fractions AS (  -- lines whose metadata DuckDB would re-render (_FRACTION)
-    SELECT chunk.line_no, chunk.raw FROM chunk
-    SEMI JOIN candidates AS c ON c.line_no = chunk.line_no
-        AND regexp_matches(c.metadata, '[0-9][.eE]') AND regexp_matches(c.metadata, '{_FRACTION}')
+), fractions AS (  -- lines whose metadata DuckDB would re-render (_FRACTION): few
+    SELECT chunk.line_no, chunk.raw
+    FROM (SELECT line_no FROM candidates
+          WHERE regexp_matches(metadata, '[0-9][.eE]') AND regexp_matches(metadata, '{_FRACTION}')
+    ) AS f JOIN chunk USING (line_no)
 )
 SELECT c.line_no, c.key_id, c.occurred_at, c.organization_id, c.user_id, c.api_key_id,
        c.model_id, c.input_tokens, c.output_tokens, c.latency_ms, c.event_id, c.operation,
