@@ -10,7 +10,9 @@
 No per-row Python: the schema check is the SELECT lib/ingest/schema.py compiles, references
 are joins against lib/ingest/reference.py's tables, the idempotency key is
 md5(organization_id || ':' || event_id) computed here (vectorised) so PostgreSQL only compares
-16-byte uuids.
+16-byte uuids. Costing follows the pricing contract (lib/pricing/categories.py, CATEGORIES): the
+price row of the event's model, service tier and context tier in effect at occurred_at, one
+exact DECIMAL cost per category, their sum or the provider's figure as cost_usd.
 """
 
 from __future__ import annotations
