@@ -56,27 +56,26 @@ _COST_SUM = " + ".join(f"t.{c.cost}" for c in CATEGORIES)
 # the largest context tier (above_input_tokens) the total input is over: that one row prices
 # every category of the call.
 ENRICH_SQL = f"""
-WITH t AS (
+WITH counted AS (
     SELECT line_no, organization_id, model, api_key_id, user_id, occurred_at,
            coalesce(service_tier, 'standard') AS service_tier,
            {", ".join(f"coalesce({c.count}, 0) AS {c.count}" for c in CATEGORIES)},
            provider_cost_usd
     FROM typed WHERE ok
-), m AS (
-    SELECT t.line_no, m.model_id, m.context_window, {_TOTAL_INPUT} AS total_input
-    FROM t LEFT JOIN ref_models AS m ON m.model = t.model
+), t AS (
+    SELECT t.*, m.model_id, m.context_window, {_TOTAL_INPUT} AS total_input
+    FROM counted AS t LEFT JOIN ref_models AS m ON m.model = t.model
 ), tier AS (  -- the chosen price row of each event that has one
     SELECT t.line_no, max_by(p.price_id, p.above_input_tokens) AS price_id
-    FROM t JOIN m USING (line_no)
-    JOIN ref_prices AS p ON p.model_id = m.model_id AND p.service_tier = t.service_tier
+    FROM t
+    JOIN ref_prices AS p ON p.model_id = t.model_id AND p.service_tier = t.service_tier
         AND p.effective_from <= t.occurred_at
         AND (p.effective_to IS NULL OR t.occurred_at < p.effective_to)
-        AND (p.above_input_tokens = 0 OR m.total_input > p.above_input_tokens)
+        AND (p.above_input_tokens = 0 OR t.total_input > p.above_input_tokens)
     GROUP BY t.line_no
 ), costed AS (
-    SELECT t.*, m.model_id, m.context_window, m.total_input, p.price_id, {_COSTS},
-           concat_ws(', ', {_UNPRICED}) AS unpriced
-    FROM t JOIN m USING (line_no)
+    SELECT t.*, p.price_id, {_COSTS}, concat_ws(', ', {_UNPRICED}) AS unpriced
+    FROM t
     LEFT JOIN tier USING (line_no)
     LEFT JOIN ref_prices AS p ON p.price_id = tier.price_id
 ), checked AS (
