@@ -209,7 +209,9 @@ def category_events(draw, world: World) -> dict:
     fields.setdefault("output_tokens", 0)
     if draw(st.booleans()):  # a context-tier boundary: exactly at the threshold, or one above
         others = sum(fields.get(c, 0) for k, c, _, _ in CATS if k in INPUTS and c != "input_tokens")
-        fields["input_tokens"] = max(0, LONG_CONTEXT + draw(st.sampled_from([-1, 0, 1, 2])) - others)
+        fields["input_tokens"] = max(
+            0, LONG_CONTEXT + draw(st.sampled_from([-1, 0, 1, 2])) - others
+        )
     tier = draw(st.sampled_from([None, "standard", "batch", "flex", "priority", ...]))
     if tier is not ...:
         fields["service_tier"] = tier
@@ -306,7 +308,9 @@ def test_an_envelope_1_0_file_stores_what_it_always_did(world, tmp_path):
         assert row["price_id"] == price_id and row["service_tier"] == "standard"
         assert row["cost_source"] == "computed"
         assert (row["input_cost_usd"], row["output_cost_usd"], row["cost_usd"]) == (i, o, i + o)
-        assert all(row[c] == 0 for c in COST_COLUMNS if c not in ("input_cost_usd", "output_cost_usd"))
+        assert all(
+            row[c] == 0 for c in COST_COLUMNS if c not in ("input_cost_usd", "output_cost_usd")
+        )
         assert all(row[c] == 0 for c in COUNT_FIELDS if c not in ("input_tokens", "output_tokens"))
 
 
@@ -327,7 +331,12 @@ def test_the_providers_cost_is_stored_exactly(world, tmp_path):
     ids = [e["event_id"] for e in sent] + [number["event_id"]]
     got = stored_events(world.url, ids)
     assert [got[i]["cost_usd"] for i in ids] == [
-        Decimal("12345678.1234567891"), Decimal("1E-10"), Decimal(0), Decimal(7), Decimal("0.1")]
+        Decimal("12345678.1234567891"),
+        Decimal("1E-10"),
+        Decimal(0),
+        Decimal(7),
+        Decimal("0.1"),
+    ]
     assert {got[i]["cost_source"] for i in ids} == {"provider"}
     # the category costs are still ours
     assert {got[i]["input_cost_usd"] for i in ids} == {world.expect(sent[0])[1]["input_cost_usd"]}
@@ -380,7 +389,9 @@ def test_a_parquet_file_with_the_new_columns(world, tmp_path):
     schema = schema.set(schema.get_field_index("provider_cost_usd"),
                         pa.field("provider_cost_usd", pa.decimal128(30, 15)))  # fmt: skip
     for r in decimal_rows:
-        r["provider_cost_usd"] = None if r["provider_cost_usd"] is None else Decimal(r["provider_cost_usd"])
+        r["provider_cost_usd"] = (
+            None if r["provider_cost_usd"] is None else Decimal(r["provider_cost_usd"])
+        )
     pq.write_table(pa.Table.from_pylist(decimal_rows, schema), path)
     ingest(world, path)
     got = stored_events(world.url, ["parquet-1-dec"])
@@ -420,4 +431,6 @@ def test_an_unpriced_category_names_the_category_and_the_price_version(world, tm
     e = event(1, event_id="unpriced-1", model=MODEL, cache_read_input_tokens=10)
     ingest(world, write_ndjson(tmp_path / "u.ndjson", [e]))
     ((_, reason, detail, _, _),) = [q for q in quarantine(world.url) if q[3] == json.dumps(e)]
-    assert reason == "unpriced_category" and detail.startswith("cache_read_input: no rate in price ")
+    assert reason == "unpriced_category" and detail.startswith(
+        "cache_read_input: no rate in price "
+    )

@@ -178,7 +178,8 @@ def main() -> None:
     uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     if os.environ.get("INGEST_BENCH_DUMP"):
         Path(os.environ["INGEST_BENCH_DUMP"]).write_text(
-            json.dumps([runs, uptime_before, uptime_after, load_before, load_after]))
+            json.dumps([runs, uptime_before, uptime_after, load_before, load_after])
+        )
     text = render(runs, uptime_before, uptime_after)
     write_section("ingest-categories", text)
     print(text)
@@ -195,7 +196,7 @@ def render(runs: list[dict], uptime_before: str, uptime_after: str) -> str:
         "Command: `.venv/bin/python tests/perf/bench_ingest_categories.py` (also run by `make bench`).",
         f"{runs[0]['rows']:,} generated events (seed 4, as the ingest benchmark: 1% duplicates, 0.5%",
         "invalid, 70% with metadata), 1 shard, each run on a fresh clone; the three variants",
-        f"interleaved, {len(runs) // len(kinds)} rounds, medians. \"before\" = commit {BEFORE} "
+        f'interleaved, {len(runs) // len(kinds)} rounds, medians. "before" = commit {BEFORE} '
         "(ingestion recording price_id and the",
         "input/output split only), run from a `git archive` of it. The 1.1 file: the same events with",
         "the total input split into cache reads (~60% of events), 5-minute cache writes (~10%),",

@@ -149,14 +149,20 @@ def test_a_number_property_is_typed_exactly_never_through_a_double():
     lines = [
         "{" + body + ', "provider_cost_usd": 12345678.12345678915}',
         '{"provider_cost_usd": 0.10000000000000000555, ' + body + "}",
-        "{" + body.replace('"metadata": {"team": "search"}', '"metadata": {"provider_cost_usd": 9}')
+        "{"
+        + body.replace('"metadata": {"team": "search"}', '"metadata": {"provider_cost_usd": 9}')
         + ', "provider_cost_usd": 1.5e-3}',
-        '{"provider_cost_usd": 2, ' + body.replace('{"team": "search"}', '{"provider_cost_usd": 9.5}') + "}",
+        '{"provider_cost_usd": 2, '
+        + body.replace('{"team": "search"}', '{"provider_cost_usd": 9.5}')
+        + "}",
         "{" + body + ', "provider_cost_usd": "0.000000000050"}',
     ]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.register("chunk", pa.table({"line_no": pa.array(range(len(lines)), pa.int64()), "raw": pa.array(lines)}))
+    con.register(
+        "chunk",
+        pa.table({"line_no": pa.array(range(len(lines)), pa.int64()), "raw": pa.array(lines)}),
+    )
     got = con.execute(
         f"SELECT ok, CAST(provider_cost_usd AS VARCHAR) FROM ({validation_sql(ENVELOPE)}) ORDER BY line_no"
     ).fetchall()

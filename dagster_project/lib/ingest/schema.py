@@ -467,7 +467,7 @@ _ESCAPED_NUL = r"(?:^|[^\\])(?:\\\\)*\\u0000"
 
 # A JSON number's text (RFC 8259), and a JSON scalar (string or literal) to skip over.
 _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-_SCALAR = rf'(?:{_STRING}|[-+.0-9a-zA-Z]+)'
+_SCALAR = rf"(?:{_STRING}|[-+.0-9a-zA-Z]+)"
 
 
 def _exact_number(raw: str, name: str) -> str:
@@ -489,8 +489,10 @@ def _exact_number(raw: str, name: str) -> str:
 
 def _typed(v: str, p: Property, jt: str = "") -> str:
     if p.sql_type == "DECIMAL(38, 10)":  # exact: rounded half away from zero to 10 places
-        text = (f"CASE WHEN {jt} = 'VARCHAR' THEN {v}->>'$' WHEN {jt} IN ('BIGINT', 'UBIGINT', "
-                f"'DOUBLE') THEN {_exact_number('raw', p.name)} END")  # the regexes: numbers only
+        text = (
+            f"CASE WHEN {jt} = 'VARCHAR' THEN {v}->>'$' WHEN {jt} IN ('BIGINT', 'UBIGINT', "
+            f"'DOUBLE') THEN {_exact_number('raw', p.name)} END"
+        )  # the regexes: numbers only
         return f"CAST({text} AS DECIMAL(38, 10))"
     if p.sql_type == "INTEGER":
         return f"CAST({v} AS INTEGER)"
