@@ -173,6 +173,9 @@ INVALID = [
     (event(25, model=NEW_MODEL), "no_price"),  # priced only since an hour ago
     (event(26, metadata={"a": json.loads("[" * 32 + "]" * 32)}), "too_deep"),  # 33 levels
     (event(27, metadata={"big": 10**101}), "value_out_of_range"),
+    # 1000 + 127001 cache reads > gpt-4o's 128000: the cached tokens counted twice, say
+    (event(28, input_tokens=1000, cache_read_input_tokens=127_001), "exceeds_context_window"),
+    (event(29, reasoning_output_tokens=5), "unpriced_category"),  # the world's prices: in/out only
 ]
 
 

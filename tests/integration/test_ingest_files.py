@@ -230,7 +230,8 @@ def _priciest_model(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO app.model_registry (id, provider, model_name, version, context_window) "
-            "VALUES (%s, 'acme', 'priciest', '1', 1000)",
+            # a context window the 50M input tokens fit in (else exceeds_context_window)
+            "VALUES (%s, 'acme', 'priciest', '1', 2147483647)",
             (BIG_MODEL_ID,),
         )
         conn.execute(

@@ -69,6 +69,17 @@ field_values = {
     "status": st.sampled_from(["success", "error", "ok", None]),
     "error_code": st.one_of(st.none(), st.sampled_from(["timeout", ""]), text),
     "metadata": st.one_of(st.none(), st.dictionaries(text, json_values, max_size=3), json_values),
+    # envelope 1.1
+    "cache_read_input_tokens": st.one_of(st.integers(-2, 2**31 + 1), st.sampled_from([3.0, 0.5, "1"])),
+    "web_search_calls": st.one_of(st.integers(0, 9), st.none(), st.booleans()),
+    "service_tier": st.sampled_from(["standard", "batch", "priority", "flex", None, "Flex", 1]),
+    "provider_cost_usd": st.one_of(
+        st.none(), st.booleans(),
+        st.floats(-1, 2e8, allow_nan=False, allow_infinity=False), st.integers(-5, 2 * 10**8),
+        st.decimals(0, 10**8 + 1, allow_nan=False, allow_infinity=False, places=12).map(lambda d: format(d, "f")),
+        st.sampled_from(["1e-3", "01.5", ".5", "5.", " 1", "100000000", "99999999.999999999999"]),
+        st.lists(st.integers(), max_size=1),
+    ),
 }  # fmt: skip
 
 
@@ -129,3 +140,31 @@ def test_the_compiler_refuses_keywords_it_does_not_implement():
     doc["properties"]["event_id"]["multipleOf"] = 2
     with pytest.raises(SchemaError, match="multipleOf"):
         compile_envelope(doc)
+
+
+def test_a_number_property_is_typed_exactly_never_through_a_double():
+    """provider_cost_usd as a JSON number with more digits than a double keeps, as a decimal
+    string, and next to a metadata key of the same name (before it and after it)."""
+    body = json.dumps(VALID)[1:-1]
+    lines = [
+        "{" + body + ', "provider_cost_usd": 12345678.12345678915}',
+        '{"provider_cost_usd": 0.10000000000000000555, ' + body + "}",
+        "{"
+        + body.replace('"metadata": {"team": "search"}', '"metadata": {"provider_cost_usd": 9}')
+        + ', "provider_cost_usd": 1.5e-3}',
+        '{"provider_cost_usd": 2, '
+        + body.replace('{"team": "search"}', '{"provider_cost_usd": 9.5}')
+        + "}",
+        "{" + body + ', "provider_cost_usd": "0.000000000050"}',
+    ]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register(
+        "chunk",
+        pa.table({"line_no": pa.array(range(len(lines)), pa.int64()), "raw": pa.array(lines)}),
+    )
+    got = con.execute(
+        f"SELECT ok, CAST(provider_cost_usd AS VARCHAR) FROM ({validation_sql(ENVELOPE)}) ORDER BY line_no"
+    ).fetchall()
+    assert got == [(True, "12345678.1234567892"), (True, "0.1000000000"), (True, "0.0015000000"),
+                   (True, "2.0000000000"), (True, "0.0000000001")]  # fmt: skip

@@ -36,6 +36,7 @@ from psycopg import sql
 
 from dagster_project.lib.db.postgres import connect
 from dagster_project.lib.ingest.readers import Rejected
+from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS
 from dagster_project.lib.sqlfiles import read_sql
 
 # Advisory lock classes (first key of the two-int form): key buckets, batches.
@@ -45,7 +46,9 @@ TENANT_SETTING = "app.current_org_id"
 EVENT_COLUMNS = (
     "occurred_at", "organization_id", "user_id", "api_key_id", "model_id", "input_tokens",
     "output_tokens", "latency_ms", "event_id", "operation", "status", "error_code", "cost_usd",
-    "metadata", "price_id", "input_cost_usd", "output_cost_usd",
+    "metadata", "price_id", "input_cost_usd", "output_cost_usd", *NEW_COUNTS, "service_tier",
+    "cost_source", *(c.cost for c in CATEGORIES if c.count not in ("input_tokens", "output_tokens")),
+    "metadata_line",  # the raw line, when metadata holds a non-integer number (validate.py)
 )  # fmt: skip
 KEY_COLUMNS = ("key_id", "organization_id", "occurred_at")
 QUARANTINE_COLUMNS = ("batch_id", "line_no", "reason", "detail", "source_file",

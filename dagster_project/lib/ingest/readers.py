@@ -42,7 +42,9 @@ FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "
            ".parquet": "parquet"}  # fmt: skip
 BLOCK_BYTES = 16 << 20  # read size: large enough for fast splitting, small enough to stay flat
 CHUNK = pa.schema([("line_no", pa.int64()), ("raw", pa.string())])
-INT_FIELDS = ("input_tokens", "output_tokens", "latency_ms")  # CSV: digits become numbers
+# CSV: digits become numbers in the envelope's integer properties (the token and call counts,
+# latency_ms); every other CSV value is a string (provider_cost_usd then is a decimal string).
+INT_FIELDS = tuple(p.name for p in load_envelope().properties if "integer" in p.types)
 JSON_FIELDS = ("metadata",)  # CSV and Parquet carry the object as JSON text
 BOM = b"\xef\xbb\xbf"
 # What a too-long line keeps in the quarantine: enough to see whose event it was.

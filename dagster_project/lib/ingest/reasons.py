@@ -33,5 +33,11 @@ REASONS: dict[str, str] = {
     "older_than_retention": "occurred_at is earlier than the retention window",
     "no_partition": "no app.usage_events partition exists for occurred_at's UTC day",
     "api_key_inactive": "the key was revoked or had expired at occurred_at",
-    "no_price": "the model has no price in effect at occurred_at",
+    "no_price": "the model has no price in effect at occurred_at in the event's service_tier "
+    "(absent = standard)",
+    "exceeds_context_window": "the event's total input (the input, cache read, cache write, "
+    "audio and image input tokens) is more than the model's context_window: impossible for one "
+    "call, so the counts overlap (a provider total not split) or the model is wrong",
+    "unpriced_category": "a category with a non-zero count whose rate is NULL (not offered) in "
+    "the price version chosen for the event (the detail names the categories and the price id)",
 }

@@ -19,6 +19,7 @@ import psycopg
 import pyarrow as pa
 
 from dagster_project.lib.db.tenant import tenant_transaction
+from dagster_project.lib.pricing.categories import RATE_COLUMNS
 
 ORGS = pa.schema([("organization_id", pa.string()), ("active", pa.bool_())])
 KEYS = pa.schema([("organization_id", pa.string()), ("api_key_id", pa.string()),
@@ -26,13 +27,17 @@ KEYS = pa.schema([("organization_id", pa.string()), ("api_key_id", pa.string()),
 MEMBERS = pa.schema([("organization_id", pa.string()), ("user_id", pa.string())])
 
 MODELS_SQL = """
-SELECT m.provider || '/' || m.model_name || '@' || m.version AS model, m.id::text AS model_id
+SELECT m.provider || '/' || m.model_name || '@' || m.version AS model, m.id::text AS model_id,
+       m.context_window
 FROM app.model_registry AS m
 """
-PRICES_SQL = """
-SELECT model_id::text, effective_from, effective_to, input_usd_per_mtok, output_usd_per_mtok, id
+# The current price versions (a superseded row was corrected: its correction is current), every
+# service tier and context tier, with every category's rate (NULL = not offered).
+PRICES_SQL = f"""
+SELECT id AS price_id, model_id::text, service_tier, above_input_tokens, effective_from,
+       effective_to, {", ".join(RATE_COLUMNS)}
 FROM app.model_prices
-WHERE service_tier = 'standard' AND above_input_tokens = 0 AND superseded_at IS NULL
+WHERE superseded_at IS NULL
 """
 # Bounds of every partition of app.usage_events (daily, UTC midnights by construction).
 PARTITIONS_SQL = """
@@ -56,14 +61,14 @@ class Reference:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
-        self.models = _table(
-            conn, MODELS_SQL, pa.schema([("model", pa.string()), ("model_id", pa.string())])
-        )
+        self.models = _table(conn, MODELS_SQL, pa.schema([
+            ("model", pa.string()), ("model_id", pa.string()), ("context_window", pa.int32()),
+        ]))  # fmt: skip
         self.prices = _table(conn, PRICES_SQL, pa.schema([
-            ("model_id", pa.string()), ("effective_from", pa.timestamp("us", tz="UTC")),
+            ("price_id", pa.int64()), ("model_id", pa.string()), ("service_tier", pa.string()),
+            ("above_input_tokens", pa.int32()), ("effective_from", pa.timestamp("us", tz="UTC")),
             ("effective_to", pa.timestamp("us", tz="UTC")),
-            ("input_usd_per_mtok", pa.decimal128(12, 6)), ("output_usd_per_mtok", pa.decimal128(12, 6)),
-            ("price_id", pa.int64()),
+            *((rate, pa.decimal128(12, 6)) for rate in RATE_COLUMNS),
         ]))  # fmt: skip
         self.partition_days = pa.table(
             {"day": pa.array(sorted(_partition_days(conn)), pa.date32())}

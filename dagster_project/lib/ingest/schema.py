@@ -5,8 +5,9 @@ every line of a chunk at once (no per-row Python) and yields typed columns plus,
 row, a reason code and a detail. It understands the subset of JSON Schema the envelope uses
 and refuses any other keyword, so an edit the compiler cannot honour fails loudly:
 
-    type (string, integer, object, null), required, additionalProperties: false, minLength,
-    maxLength, pattern, enum, const, minimum, maximum, format (uuid, date-time), and allOf of
+    type (string, integer, number, object, null), required, additionalProperties: false,
+    minLength, maxLength, pattern, enum, const, minimum, maximum, exclusiveMaximum, format (uuid,
+    date-time), and allOf of
     `if {properties: {P: {const: C}}, required: [P]} then {properties: {Q: {type: null}}}`;
 
 and the envelope's own bounds (annotations to a generic JSON Schema validator), which keep every
@@ -17,7 +18,10 @@ accepted line within what DuckDB and PostgreSQL can take, so no line can sink a 
     x-maxExponentDigits (each number inside an object, as text).
 
 Semantics follow JSON Schema 2020-12 (an integer is any number with a zero fraction; patterns
-are unanchored ECMA-262 regexes, where `$` is the end of the string). `reference_validator()`
+are unanchored ECMA-262 regexes, where `$` is the end of the string). A `number` property is
+typed as an exact DECIMAL(38, 10), never through a binary float: DuckDB parses JSON numbers as
+doubles, so the number's text is cut out of the line itself (`_exact_number`); with `string`
+in its types too, a string matching the property's pattern is the same decimal written as text. `reference_validator()`
 is the same schema under the `jsonschema` library; tests/unit/test_ingest_schema.py checks
 that both agree on arbitrary envelopes.
 """
@@ -39,11 +43,12 @@ SCHEMA_PATH = DOCS_DIR / "schemas" / "usage-event.schema.json"
 JSON_KINDS = ("string", "integer", "number", "object", "array", "boolean", "null")
 _PROPERTY_KEYWORDS = {
     "description", "type", "minLength", "maxLength", "pattern", "enum", "const", "minimum",
-    "maximum", "format", "x-maxDepth", "x-maxNumberLength", "x-maxExponentDigits",
+    "maximum", "exclusiveMaximum", "format", "x-maxDepth", "x-maxNumberLength",
+    "x-maxExponentDigits",
 }  # fmt: skip
 _TOP_KEYWORDS = {
     "$schema", "$id", "title", "description", "type", "additionalProperties", "required",
-    "properties", "allOf", "x-maxLineBytes",
+    "properties", "allOf", "x-maxLineBytes", "x-envelopeVersion",
 }  # fmt: skip
 _FORMATS = {"uuid", "date-time"}
 
@@ -63,6 +68,7 @@ class Property:
     enum: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    exclusive_maximum: float | None = None  # numbers
     format: str | None = None
     max_depth: int | None = None  # objects
     max_number_length: int | None = None  # numbers inside an object
@@ -73,6 +79,8 @@ class Property:
         """The DuckDB type of this property's typed column."""
         if "integer" in self.types:
             return "INTEGER"
+        if "number" in self.types:
+            return "DECIMAL(38, 10)"
         if "object" in self.types:
             return "VARCHAR"  # JSON text, stored as jsonb
         return {"uuid": "UUID", "date-time": "TIMESTAMPTZ"}.get(self.format or "", "VARCHAR")
@@ -121,8 +129,10 @@ def compile_envelope(doc: dict[str, Any]) -> Envelope:
         _only(spec, _PROPERTY_KEYWORDS, f"property {name}")
         types = spec.get("type", [])
         types = frozenset([types] if isinstance(types, str) else types)
-        if not types or not types <= set(JSON_KINDS) - {"number", "array", "boolean"}:
-            raise SchemaError(f"property {name}: type must be string/integer/object/null")
+        if not types or not types <= set(JSON_KINDS) - {"array", "boolean"}:
+            raise SchemaError(f"property {name}: type must be string/integer/number/object/null")
+        if "number" in types and types & {"integer", "object"}:
+            raise SchemaError(f"property {name}: a number cannot also be an integer or an object")
         if spec.get("format") and spec["format"] not in _FORMATS:
             raise SchemaError(f"property {name}: format {spec['format']} is not implemented")
         enum = spec.get("enum")
@@ -139,6 +149,7 @@ def compile_envelope(doc: dict[str, Any]) -> Envelope:
                 enum=tuple(enum) if enum is not None else None,
                 minimum=spec.get("minimum"),
                 maximum=spec.get("maximum"),
+                exclusive_maximum=spec.get("exclusiveMaximum"),
                 format=spec.get("format"),
                 max_depth=_bound(spec, "x-maxDepth", name, 1, 1000),
                 max_number_length=_bound(spec, "x-maxNumberLength", name, 1, 1000),
@@ -223,12 +234,24 @@ def validation_sql(envelope: Envelope, source: str = "chunk") -> str:
             wanted.append(
                 f"({jt} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND isfinite({v}) AND {v} = trunc({v}))"
             )
+        if "number" in p.types:  # JSON text here (kind JSON); exact: the text cut out of raw
+            # a CASE, not an AND: DuckDB evaluates every operand of an AND on every row, and
+            # the regexes on each line cost ~6 us (measured); a CASE runs them on numbers only
+            wanted.append(f"CASE WHEN {jt} IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+                          f"THEN isfinite(TRY_CAST({v} AS DOUBLE)) "
+                          f"AND {_exact_number('raw', p.name)} IS NOT NULL ELSE false END")  # fmt: skip
         if "null" in p.types:
             wanted.append(f"{jt} = 'NULL'")
         if not p.required:
             wanted.append(f"{jt} IS NULL")  # absent
-        rules = " OR ".join(f"({condition})" for condition, _, _ in _value_rules(v, p))
-        value_ok = f" AND ({v} IS NULL OR NOT coalesce({rules}, false))" if rules else ""
+        if "number" in p.types:
+            text = f"CASE WHEN {jt} = 'VARCHAR' THEN {v}->>'$' END"
+            number = f"CASE WHEN {jt} <> 'VARCHAR' THEN TRY_CAST({v} AS DOUBLE) END"
+            rules = " OR ".join(f"({c})" for c, _, _ in _value_rules(text, p, number))
+            value_ok = f" AND NOT coalesce({rules}, false)" if rules else ""
+        else:
+            rules = " OR ".join(f"({condition})" for condition, _, _ in _value_rules(v, p))
+            value_ok = f" AND ({v} IS NULL OR NOT coalesce({rules}, false))" if rules else ""
         oks.append(f"({' OR '.join(wanted)}){value_ok}")
     for c in envelope.conditionals:
         then = names.index(c.then)
@@ -240,13 +263,14 @@ def validation_sql(envelope: Envelope, source: str = "chunk") -> str:
     # present (json_type is SQL NULL for an absent one) only when no key is unknown or repeated.
     present = " + ".join(f"(types[{i + 1}] IS NOT NULL)::INTEGER" for i in range(len(names)))
     typed = [
-        f"CASE WHEN ok THEN {_typed(f's.{_col(p.name)}', p)} END AS {_col(p.name)}"
-        for p in envelope.properties
+        f"CASE WHEN ok THEN {_typed(f's.{_col(p.name)}', p, f'types[{i + 1}]')} END "
+        f"AS {_col(p.name)}"
+        for i, p in enumerate(envelope.properties)
     ]
     paths = "[" + ", ".join(_lit("$." + n) for n in names) + "]"
     return f"""
 WITH parsed AS (
-    SELECT line_no,
+    SELECT line_no,{" raw," if any("number" in p.types for p in envelope.properties) else ""}
            CASE WHEN json_valid(raw) AND left(ltrim(raw), 1) = '{{' THEN from_json(raw, '{_struct(envelope, typed=True)}') END AS s,
            CASE WHEN json_valid(raw) THEN json_keys(raw) END AS keys,
            CASE WHEN json_valid(raw) THEN json_type(raw, {paths}) END AS types
@@ -265,7 +289,7 @@ def _struct(envelope: Envelope, *, typed: bool) -> str:
     """from_json's structure: every property as JSON text, or as its typed value."""
 
     def kind(p: Property) -> str:
-        if not typed or "object" in p.types:
+        if not typed or p.types & {"object", "number"}:
             return "JSON"
         return "DOUBLE" if "integer" in p.types else "VARCHAR"
 
@@ -302,7 +326,11 @@ def diagnosis_sql(envelope: Envelope, source: str) -> str:
             values.append(f"CASE WHEN k{i} = 'integer' THEN TRY_CAST({j} AS DOUBLE) END AS v{i}")
         else:
             values.append(_decoded(j, p, i))
-        allowed = sorted(set(p.types) | ({"absent"} if not p.required else set()))
+        if "number" in p.types:
+            values.append(f"CASE WHEN k{i} IN ('integer', 'number') THEN TRY_CAST({j} AS DOUBLE) "
+                          f"END AS n{i}")  # fmt: skip
+        kinds_allowed = set(p.types) | ({"integer"} if "number" in p.types else set())
+        allowed = sorted(kinds_allowed | ({"absent"} if not p.required else set()))
         missing = (
             f"WHEN k{i} = 'absent' THEN 'missing_field|{p.name} is required' " if p.required else ""
         )
@@ -310,10 +338,15 @@ def diagnosis_sql(envelope: Envelope, source: str) -> str:
             f"CASE {missing}WHEN k{i} NOT IN ({', '.join(_lit(k) for k in allowed)}) "
             f"THEN 'invalid_type|{p.name}: expected {' or '.join(sorted(p.types))}, got ' || k{i} END"
         )
-        rules = _value_rules(f"v{i}", p)
+        rules = _value_rules(f"v{i}", p, f"n{i}" if "number" in p.types else None)
+        if "number" in p.types:
+            rules.append((f"n{i} IS NOT NULL AND isfinite(n{i}) AND {_exact_number('raw', p.name)} IS NULL",
+                          "invalid_value", "is a number whose digits could not be read exactly "
+                          "(an escaped key?): send it as a decimal string"))  # fmt: skip
         if rules:
             whens = " ".join(f"WHEN {c} THEN {_lit(f'{r}|{p.name} {m}')}" for c, r, m in rules)
-            checked.append(f"CASE WHEN v{i} IS NULL THEN NULL {whens} END")
+            present = f"v{i} IS NULL AND n{i} IS NULL" if "number" in p.types else f"v{i} IS NULL"
+            checked.append(f"CASE WHEN {present} THEN NULL {whens} END")
     for c in envelope.conditionals:
         when, then = names.index(c.when), names.index(c.then)
         checked.append(
@@ -347,8 +380,9 @@ FROM vals
 """
 
 
-def _value_rules(v: str, p: Property) -> list[tuple[str, str, str]]:
-    """(condition that makes the value `v` invalid, reason, detail), in reporting order."""
+def _value_rules(v: str, p: Property, number: str | None = None) -> list[tuple[str, str, str]]:
+    """(condition that makes the value `v` invalid, reason, detail), in reporting order.
+    `number`: a number property's value as a DOUBLE (`v` is then its string form, if any)."""
     rules = []
     bad = "invalid_value"
     if "string" in p.types:
@@ -367,11 +401,15 @@ def _value_rules(v: str, p: Property) -> list[tuple[str, str, str]]:
             rules.append(
                 (f"TRY_CAST({v} AS TIMESTAMPTZ) IS NULL OR left({v}, 4) = '0000'", bad,
                  "is not a valid RFC 3339 date-time"))  # fmt: skip
-    if "integer" in p.types:
+    if "integer" in p.types or "number" in p.types:
+        n = number or v
         if p.minimum is not None:
-            rules.append((f"{v} < {p.minimum}", bad, f"below the minimum {p.minimum}"))
+            rules.append((f"{n} < {p.minimum}", bad, f"below the minimum {p.minimum}"))
         if p.maximum is not None:
-            rules.append((f"{v} > {p.maximum}", bad, f"above the maximum {p.maximum}"))
+            rules.append((f"{n} > {p.maximum}", bad, f"above the maximum {p.maximum}"))
+        if p.exclusive_maximum is not None:
+            rules.append((f"{n} >= {p.exclusive_maximum}", bad,
+                          f"not below the maximum {p.exclusive_maximum}"))  # fmt: skip
     if "object" in p.types:
         if p.max_depth is not None:
             rules.append((_deeper_than(v, p.max_depth), "too_deep",
@@ -386,8 +424,9 @@ def _value_rules(v: str, p: Property) -> list[tuple[str, str, str]]:
                           f"holds a number longer than {p.max_number_length} characters or "
                           f"with an exponent of more than {p.max_exponent_digits} digits"))  # fmt: skip
     if p.enum is not None:
-        rules.append((f"{v} NOT IN ({', '.join(_lit(e) for e in p.enum)})", bad,
-                      "is not one of " + ", ".join(map(str, p.enum))))  # fmt: skip
+        values = [e for e in p.enum if e is not None]  # null: the property's type allows it
+        rules.append((f"{v} NOT IN ({', '.join(_lit(e) for e in values)})", bad,
+                      "is not one of " + ", ".join(map(str, values))))  # fmt: skip
     return rules
 
 
@@ -426,7 +465,35 @@ _BARE_NAN = r'^(?:[^"]|"(?:[^"\\]|\\.)*")*[:,\[]-?(?i:nan|inf)'
 _ESCAPED_NUL = r"(?:^|[^\\])(?:\\\\)*\\u0000"
 
 
-def _typed(v: str, p: Property) -> str:
+# A JSON number's text (RFC 8259), and a JSON scalar (string or literal) to skip over.
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+_SCALAR = rf"(?:{_STRING}|[-+.0-9a-zA-Z]+)"
+
+
+def _exact_number(raw: str, name: str) -> str:
+    """The text of top-level property `name`'s number in the JSON object `raw`, or NULL.
+
+    DuckDB parses JSON numbers as doubles (0.1000000000000000055 comes back as 0.1), so the
+    digits are cut out of the line. A regex cannot skip a nested object, but the envelope has at
+    most one (metadata): the top-level key is either preceded only by scalar members (the first
+    pattern, anchored at the opening brace) or followed only by them (the second, anchored at
+    the closing one). A key of the same name inside metadata matches neither: it is preceded by
+    metadata's own brace and followed by it; inside a string its quotes are escaped."""
+    key = '"' + re.escape(name) + '"'
+    member = rf"\s*{_STRING}\s*:\s*{_SCALAR}\s*"
+    before = rf"^\s*\{{(?:{member},)*\s*{key}\s*:\s*({_NUMBER})\s*[,}}]"
+    after = rf"{key}\s*:\s*({_NUMBER})\s*(?:,{member})*\}}\s*$"
+    return (f"coalesce(nullif(regexp_extract({raw}, {_lit(before)}, 1), ''), "
+            f"nullif(regexp_extract({raw}, {_lit(after)}, 1), ''))")  # fmt: skip
+
+
+def _typed(v: str, p: Property, jt: str = "") -> str:
+    if p.sql_type == "DECIMAL(38, 10)":  # exact: rounded half away from zero to 10 places
+        text = (
+            f"CASE WHEN {jt} = 'VARCHAR' THEN {v}->>'$' WHEN {jt} IN ('BIGINT', 'UBIGINT', "
+            f"'DOUBLE') THEN {_exact_number('raw', p.name)} END"
+        )  # the regexes: numbers only
+        return f"CAST({text} AS DECIMAL(38, 10))"
     if p.sql_type == "INTEGER":
         return f"CAST({v} AS INTEGER)"
     if p.sql_type in ("UUID", "TIMESTAMPTZ"):
