@@ -92,7 +92,9 @@ def add_category_events(operational_url: str, hours: HourRange, *, count: int = 
             costs = {c.cost: category_cost(counts[c.count], CATEGORY_RATES[c.rate], c.unit)
                      for c in CATEGORIES}  # fmt: skip
             provider = i % 4 == 0
-            cost = Decimal("0.0123456789") * (i + 1) if provider else sum(costs.values(), Decimal(0))
+            cost = (
+                Decimal("0.0123456789") * (i + 1) if provider else sum(costs.values(), Decimal(0))
+            )
             at = hours.start + timedelta(seconds=rng.randrange(span))
             rows.append((at, org, model, 50 + i, f"categories-{i}", "chat.completions",
                          "error" if i % 9 == 0 else "success", price_id, "batch",

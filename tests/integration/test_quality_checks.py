@@ -33,9 +33,9 @@ from dagster_project.lib.migrations.config import load_config
 from dagster_project.lib.migrations.drivers.duckdb import duckdb_path
 from dagster_project.lib.migrations.runner import Runner
 from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS
+from dagster_project.lib.quality import reconcile
 from dagster_project.lib.quality.common import days_of
 from dagster_project.lib.quality.expectations import expected_totals, validate
-from dagster_project.lib.quality import reconcile
 from dagster_project.lib.quality.reconcile import (
     CATEGORY_MEASURES,
     MEASURES,
