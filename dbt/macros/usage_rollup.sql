@@ -1,7 +1,10 @@
 {#- The usage aggregate of the hourly and daily increments, at the grain `period` (a column of
     stg_usage_events: hour_start or day) over the events of this run's ranges (`range_grain`:
     hour, or day = widened to whole UTC days). One definition, so the two grains cannot drift
-    apart; percentiles are computed from the events at each grain (they do not add up). -#}
+    apart; percentiles are computed from the events at each grain (they do not add up).
+    The grain stays period × organization × model, as app.usage_hourly's (which reconciliation
+    compares it with): events of every service tier are summed; the token categories' counts and
+    costs, computed_cost_usd and provider_cost_requests follow cost_usd (macros/categories.sql). -#}
 {% macro usage_rollup(period, range_grain) -%}
 select
     e.{{ period }},
@@ -14,6 +17,7 @@ select
     cast(sum(e.input_tokens) as bigint) as input_tokens,
     cast(sum(e.output_tokens) as bigint) as output_tokens,
     cast(sum(e.cost_usd) as decimal(38, 10)) as cost_usd,
+    {{ category_rollup_columns('e') }},
     {{ exact_percentile('e.latency_ms', 0.5) }} as latency_ms_p50,
     {{ exact_percentile('e.latency_ms', 0.95) }} as latency_ms_p95,
     cast({{ _sql_text(var('build_id')) }} as varchar) as build_id

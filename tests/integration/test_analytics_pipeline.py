@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
 from analytics_world import (
     KEY,
+    add_category_events,
     assert_marts_equal,
     build_world,
     expected_marts,
@@ -25,6 +27,7 @@ from warehouse_helpers import warehouse_rows
 
 from dagster_project.lib.ingest import ingest_events
 from dagster_project.lib.ingest.config import load_config as load_ingest_config
+from dagster_project.lib.quality.reconcile import reconcile_hours
 from dagster_project.lib.rollup import pipeline
 from dagster_project.lib.rollup.late import touched_since
 from dagster_project.lib.rollup.ranges import HOUR, HourRange, collapse
@@ -35,7 +38,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def world(operational_databases, tmp_path_factory):
     url = operational_databases.create()
-    return build_world(url, tmp_path_factory.mktemp("world"))
+    world = build_world(url, tmp_path_factory.mktemp("world"))
+    add_category_events(url, world.hours)
+    return world
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -126,6 +131,43 @@ def test_a_broken_increment_fails_its_check_and_publishes_nothing(world, rolled_
     with pytest.raises(pipeline.RollupCheckFailed, match="hourly_reconciles"):
         pipeline.rollup(world.operational_url, url, world.hours, pseudonym_key=KEY)
     assert marts(url, "usage_hourly", "hour_start") == before
+
+
+def test_a_broken_category_cost_fails_reconciliation_and_publishes_nothing(
+    world, rolled_up, monkeypatch
+):
+    """One category's cost off by the stored scale (1e-10) in one row of the increment: the
+    other columns, cost_usd included, still agree, and the blocking reconciliation names it."""
+    url, _ = rolled_up
+    before = marts(url, "usage_hourly", "hour_start")
+    real_run_dbt = pipeline.run_dbt
+
+    def run_dbt_then_break_a_category(command, warehouse_url, **kwargs):  # the injected fault
+        result = real_run_dbt(command, warehouse_url, **kwargs)
+        if "usage_hourly_increment" in " ".join(command):
+            _execute(
+                url,
+                "UPDATE increment.usage_hourly_increment "
+                "SET reasoning_output_cost_usd = reasoning_output_cost_usd + 0.0000000001 "
+                "WHERE reasoning_output_cost_usd > 0 AND hour_start = (SELECT min(hour_start) "
+                "FROM increment.usage_hourly_increment WHERE reasoning_output_cost_usd > 0)",
+            )
+        return result
+
+    monkeypatch.setattr(pipeline, "run_dbt", run_dbt_then_break_a_category)
+    with pytest.raises(pipeline.RollupCheckFailed, match="hourly_reconciles"):
+        pipeline.rollup(world.operational_url, url, world.hours, pseudonym_key=KEY)
+    assert marts(url, "usage_hourly", "hour_start") == before
+    # The increment the run left behind: exactly that column of that row, against both the raw
+    # events and the operational rollup.
+    report = reconcile_hours(world.operational_url, url, [(world.hours.start, world.hours.end)])
+    assert {(d.check, d.column) for d in report.differences} == {
+        ("hourly_vs_events", "reasoning_output_cost_usd"),
+        ("hourly_vs_rollup", "reasoning_output_cost_usd"),
+    }
+    assert report.total_differences == 2
+    [diff, _] = report.differences
+    assert diff.actual - diff.expected == Decimal("0.0000000001")
 
 
 def test_the_analyst_role_reads_the_marts_and_nothing_else(rolled_up, role_url):

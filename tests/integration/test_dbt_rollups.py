@@ -90,6 +90,12 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
+def _columns(table: str) -> str:
+    """The column list of an insert into `table`: the events name theirs (the token categories'
+    columns keep their defaults: envelope-1.0 events), the dimensions fill every column."""
+    return f" ({', '.join(EVENT_COLUMNS)})" if table == "landing.usage_events" else ""
+
+
 def generate() -> Landing:
     """Deterministic: 3 organizations, 3 models, keys and users (nullable on events), errors,
     events on hour boundaries and the last microsecond of a day, tied latencies."""
@@ -320,13 +326,13 @@ class Warehouse:
                 for table, rows in tables.items():
                     conn.execute(f"DELETE FROM {table}")
                     marks = ", ".join("?" * len(rows[0]))
-                    conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                    conn.executemany(f"INSERT INTO {table}{_columns(table)} VALUES ({marks})", rows)
                 conn.execute("COMMIT")
             return
         with psycopg.connect(self.url) as conn, conn.cursor() as cur:
             for table, rows in tables.items():
                 cur.execute(f"DELETE FROM {table}")
-                with cur.copy(f"COPY {table} FROM STDIN") as copy:
+                with cur.copy(f"COPY {table}{_columns(table)} FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
 

@@ -32,14 +32,27 @@ from dagster_project.lib.ingest import ingest_events
 from dagster_project.lib.migrations.config import load_config
 from dagster_project.lib.migrations.drivers.duckdb import duckdb_path
 from dagster_project.lib.migrations.runner import Runner
+from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS
+from dagster_project.lib.quality import reconcile
 from dagster_project.lib.quality.common import days_of
 from dagster_project.lib.quality.expectations import expected_totals, validate
-from dagster_project.lib.quality.reconcile import Difference, reconcile_days, reconcile_hours
+from dagster_project.lib.quality.reconcile import (
+    CATEGORY_MEASURES,
+    MEASURES,
+    Difference,
+    reconcile_days,
+    reconcile_hours,
+)
 from dagster_project.lib.seeds import ids, seed_database
 
 SEED_WINDOW = ("2026-11-01T00:00:00+00:00", "2026-11-05T00:00:00+00:00")
 BUILD_ID = "quality-test"
 TICK = Decimal("1e-10")  # the stored scale of cost_usd
+# The token categories' columns (issue 10): the events' counts and costs, then cost_source.
+EVENT_CATEGORY_COLUMNS = (*NEW_COUNTS, *(c.cost for c in CATEGORIES), "cost_source")
+CATEGORY_DDL = ", ".join([*(f"{c} BIGINT" for c in NEW_COUNTS),
+                          *(f"{c.cost} DECIMAL(38, 10)" for c in CATEGORIES),
+                          "computed_cost_usd DECIMAL(38, 10)", "provider_cost_requests BIGINT"])  # fmt: skip
 TIMINGS: dict[str, float] = {}  # printed at the end of the module (pytest -s shows them)
 
 
@@ -60,7 +73,8 @@ class World:
 def _hourly_from_events(events: list[tuple], models: dict[uuid.UUID, str]) -> dict:
     groups: dict[tuple, dict[str, Any]] = defaultdict(
         lambda: {"requests": 0, "successful_requests": 0, "failed_requests": 0,
-                 "input_tokens": 0, "output_tokens": 0, "cost_usd": Decimal(0), "latency": []}
+                 "input_tokens": 0, "output_tokens": 0, "cost_usd": Decimal(0), "latency": [],
+                 **{c: 0 for c in CATEGORY_MEASURES}}
     )  # fmt: skip
     for e in events:
         occurred_at, org, model_id = e[0], e[2], e[5]
@@ -73,6 +87,11 @@ def _hourly_from_events(events: list[tuple], models: dict[uuid.UUID, str]) -> di
         g["output_tokens"] += e[7]
         g["cost_usd"] += e[13]
         g["latency"].append(e[8])
+        category = dict(zip(EVENT_CATEGORY_COLUMNS, e[14:], strict=True))
+        for column in CATEGORY_MEASURES[:-2]:
+            g[column] += category[column]
+        g["computed_cost_usd"] += sum(category[c.cost] for c in CATEGORIES)
+        g["provider_cost_requests"] += category["cost_source"] == "provider"
     return dict(groups)
 
 
@@ -104,9 +123,9 @@ def world(operational_databases, tmp_path_factory) -> Iterator[World]:
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         events = conn.execute(
-            """SELECT occurred_at, received_at, organization_id, user_id, api_key_id, model_id,
+            f"""SELECT occurred_at, received_at, organization_id, user_id, api_key_id, model_id,
                       input_tokens, output_tokens, latency_ms, event_id, operation, status,
-                      error_code, cost_usd
+                      error_code, cost_usd, {", ".join(EVENT_CATEGORY_COLUMNS)}
                FROM app.usage_events
                WHERE (occurred_at >= %s AND occurred_at < %s) OR (occurred_at >= %s AND occurred_at < %s)
                ORDER BY organization_id, event_id""",
@@ -154,15 +173,16 @@ def _build(url: str, world: World) -> None:
         p50 = statistics.median(latency)
         hourly.append((hour, org, model_id, g["model"], g["requests"], g["successful_requests"],
                        g["failed_requests"], g["input_tokens"], g["output_tokens"], g["cost_usd"],
-                       float(p50), float(latency[-1]), BUILD_ID))  # fmt: skip
+                       float(p50), float(latency[-1]), BUILD_ID,
+                       *(g[c] for c in CATEGORY_MEASURES)))  # fmt: skip
         d = daily[(hour.date(), org, model_id)]
         d["model"] = g["model"]
-        for column in ("requests", "successful_requests", "failed_requests", "input_tokens",
-                       "output_tokens", "cost_usd"):  # fmt: skip
+        for column in MEASURES:
             d[column] += g[column]
     daily_rows = [(day, org, model_id, d["model"], int(d["requests"]), int(d["successful_requests"]),
                    int(d["failed_requests"]), int(d["input_tokens"]), int(d["output_tokens"]),
-                   d["cost_usd"], BUILD_ID) for (day, org, model_id), d in sorted(daily.items())]  # fmt: skip
+                   d["cost_usd"], BUILD_ID, *(d[c] for c in CATEGORY_MEASURES))
+                  for (day, org, model_id), d in sorted(daily.items())]  # fmt: skip
     run_sql(
         url,
         [
@@ -170,23 +190,24 @@ def _build(url: str, world: World) -> None:
             "CREATE SCHEMA IF NOT EXISTS marts",
             f"""CREATE TABLE increment.usage_hourly_increment (hour_start TIMESTAMPTZ,
                 organization_id UUID, model_id UUID, model VARCHAR, {MEASURE_DDL},
-                latency_ms_p50 FLOAT8, latency_ms_p95 FLOAT8, build_id VARCHAR)""",
+                latency_ms_p50 FLOAT8, latency_ms_p95 FLOAT8, build_id VARCHAR, {CATEGORY_DDL})""",
             f"""CREATE TABLE increment.usage_daily_increment (day DATE, organization_id UUID,
-                model_id UUID, model VARCHAR, {MEASURE_DDL}, build_id VARCHAR)""",
+                model_id UUID, model VARCHAR, {MEASURE_DDL}, build_id VARCHAR, {CATEGORY_DDL})""",
         ],
         [
             (
                 "INSERT INTO landing.usage_events (occurred_at, received_at, organization_id, user_id, "
                 "api_key_id, model_id, input_tokens, output_tokens, latency_ms, event_id, operation, "
-                "status, error_code, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"status, error_code, cost_usd, {', '.join(EVENT_CATEGORY_COLUMNS)}) "
+                f"VALUES ({', '.join(['?'] * (14 + len(EVENT_CATEGORY_COLUMNS)))})",
                 world.events,
             ),
             (
-                "INSERT INTO increment.usage_hourly_increment VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO increment.usage_hourly_increment VALUES ({', '.join(['?'] * (13 + len(CATEGORY_MEASURES)))})",
                 hourly,
             ),
             (
-                "INSERT INTO increment.usage_daily_increment VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO increment.usage_daily_increment VALUES ({', '.join(['?'] * (11 + len(CATEGORY_MEASURES)))})",
                 daily_rows,
             ),
         ],  # fmt: skip
@@ -248,7 +269,10 @@ def test_matching_hours_and_days_reconcile(world: World, warehouse: str):
     assert daily.checked["rollup_rows"] == daily.checked["warehouse_rows"]
 
 
-def test_broken_hourly_rows_are_listed(world: World, warehouse: str):
+def test_broken_hourly_rows_are_listed(world: World, warehouse: str, monkeypatch):
+    # Every difference listed (the stranger's row alone differs in 30 measures per check; the
+    # cap of the listing is test_missing_landing_event_and_capped_listing's subject).
+    monkeypatch.setattr(reconcile, "MAX_LISTED", 100)
     keys = sorted(world.hourly)
     h1, org1, model1 = keys[0]
     h2, org2, model2 = next(k for k in keys[1:] if world.hourly[k]["successful_requests"])
@@ -264,7 +288,8 @@ def test_broken_hourly_rows_are_listed(world: World, warehouse: str):
         + where.format(h2.isoformat(), org2, model2),
         f"INSERT INTO increment.hourly_broken SELECT hour_start, '{stranger}', model_id, model, "
         "requests, successful_requests, failed_requests, input_tokens, output_tokens, cost_usd, "
-        "latency_ms_p50, latency_ms_p95, build_id FROM increment.usage_hourly_increment WHERE "
+        "latency_ms_p50, latency_ms_p95, build_id, " + ", ".join(CATEGORY_MEASURES)
+        + " FROM increment.usage_hourly_increment WHERE "
         + where.format(h1.isoformat(), org1, model1),
     )  # fmt: skip
     report = reconcile_hours(world.url, warehouse, world.ranges,
@@ -278,8 +303,9 @@ def test_broken_hourly_rows_are_listed(world: World, warehouse: str):
                           g2["requests"], g2["requests"] - 1) in report.differences  # fmt: skip
         assert Difference(check, hour1, str(stranger), str(model1), "requests",
                           None, g1["requests"]) in report.differences  # fmt: skip
-    # Per check: cost (1) + requests and successful (2) + the stranger's six measures.
-    assert report.total_differences == len(report.differences) == 2 * (1 + 2 + 6)
+    # Per check: cost (1) + requests and successful (2) + every measure of the stranger's row
+    # (its category columns too: 30 measures).
+    assert report.total_differences == len(report.differences) == 2 * (1 + 2 + len(MEASURES))
     metadata = json.loads(json.dumps(report.metadata()))
     cost = next(d for d in metadata["differences"]
                 if d["column"] == "cost_usd" and d["organization_id"] == str(org1))  # fmt: skip
@@ -298,8 +324,9 @@ def test_missing_landing_event_and_capped_listing(world: World, warehouse: str):
     hour = dropped[0].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     in_hour = sum(1 for e in world.events if e[0].astimezone(UTC) >= hour
                   and e[0].astimezone(UTC) < hour + timedelta(hours=1))  # fmt: skip
-    # Every group's six measures, twice, plus the landing hour: more than the listing keeps.
-    assert report.total_differences == 2 * 6 * len(world.hourly) + 1
+    # Every group's measures (30 with the token categories), twice, plus the landing hour: more
+    # than the listing keeps.
+    assert report.total_differences == 2 * len(MEASURES) * len(world.hourly) + 1
     assert len(report.differences) == 50
     assert not report.passed
     whole = reconcile_hours(world.url, warehouse, world.ranges,
@@ -355,6 +382,7 @@ def test_duplicated_grain_fails_the_unique_expectation(
     assert unique["kwargs"]["column_list"] == ["hour_start", "organization_id", "model_id"]
     # The sums see the extra row too; not-null, ratio and freshness still hold.
     assert failed["expect_column_sum_to_be_between"]["kwargs"]["column"] in (
-        "requests", "input_tokens", "output_tokens", "cost_usd_e10")  # fmt: skip
+        "requests", "input_tokens", "output_tokens", "cost_usd_e10", "computed_cost_e10",
+        "provider_cost_requests")  # fmt: skip
     assert "expect_column_values_to_not_be_null" not in failed
     json.dumps(result.metadata())

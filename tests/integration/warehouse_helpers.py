@@ -15,6 +15,7 @@ from psycopg import sql
 from dagster_project.lib.migrations.config import load_config
 from dagster_project.lib.migrations.drivers.duckdb import duckdb_path
 from dagster_project.lib.migrations.runner import Runner
+from dagster_project.lib.pricing.categories import CATEGORIES
 from dagster_project.lib.warehouse.export import EVENTS, ExportTable, export_plan, pseudonym
 
 KEY = b"test-pseudonym-key"
@@ -96,21 +97,34 @@ def seeded_event(url: str) -> tuple[str, str, datetime]:
 
 
 def add_events(url: str, count: int, *, prefix: str, marker: str = "m") -> None:
-    """`count` more events beside the first seeded one (same org, model and hour), each with a
-    metadata object holding `marker`, inserted as the superuser (the rollup trigger fires)."""
+    """`count` more events beside the first seeded one (same org, model, hour and price version),
+    each with a metadata object holding `marker`, inserted as the superuser (the rollup trigger
+    fires). Every token category gets a count (some zero) and a cost with all ten decimals used;
+    every 5th event carries a provider-reported cost_usd, the others the sum of the categories."""
     org, model, at = seeded_event(url)
+    counts = [f"(i * {j + 3}) %% {11 + j}" for j in range(len(CATEGORIES))]
+    costs = [f"round(({n}) * 0.000000{j + 1}234567, 10)" for j, n in enumerate(counts)]
     with psycopg.connect(url) as conn:
+        (price_id,) = conn.execute(
+            "SELECT price_id FROM app.usage_events WHERE organization_id = %s AND model_id = %s "
+            "AND occurred_at = %s LIMIT 1",
+            (org, model, at),
+        ).fetchone()
         conn.execute(
-            """INSERT INTO app.usage_events (occurred_at, organization_id, model_id, input_tokens,
-                   output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata,
-                   price_id, input_cost_usd)
+            f"""INSERT INTO app.usage_events (occurred_at, organization_id, model_id, latency_ms,
+                   event_id, operation, status, error_code, metadata, price_id, service_tier,
+                   cost_source, cost_usd, {", ".join(c.count for c in CATEGORIES)},
+                   {", ".join(c.cost for c in CATEGORIES)})
                SELECT date_trunc('hour', %(at)s::timestamptz) + i * interval '1 second', %(org)s, %(model)s,
-                      i, 2 * i, 100 + i, %(prefix)s || i, 'chat.completions',
+                      100 + i, %(prefix)s || i, 'chat.completions',
                       CASE WHEN i %% 7 = 0 THEN 'error' ELSE 'success' END,
-                      CASE WHEN i %% 14 = 0 THEN 'rate_limited' END, i * 0.0000012345,
+                      CASE WHEN i %% 14 = 0 THEN 'rate_limited' END,
                       CASE WHEN i %% 3 = 0 THEN NULL
                            ELSE jsonb_build_object('note', %(marker)s || '-' || i, 'n', i) END,
-                      0, i * 0.0000012345
+                      %(price_id)s, (ARRAY['standard', 'batch', 'priority', 'flex'])[1 + i %% 4],
+                      CASE WHEN i %% 5 = 0 THEN 'provider' ELSE 'computed' END,
+                      CASE WHEN i %% 5 = 0 THEN i * 0.0000012345 ELSE {" + ".join(costs)} END,
+                      {", ".join(counts)}, {", ".join(costs)}
                FROM generate_series(1, %(count)s) AS i""",
             {
                 "at": at,
@@ -119,5 +133,6 @@ def add_events(url: str, count: int, *, prefix: str, marker: str = "m") -> None:
                 "prefix": prefix,
                 "marker": marker,
                 "count": count,
+                "price_id": price_id,
             },
         )

@@ -11,7 +11,9 @@ the ranges' UTC days). Each checks the row count against the operational events 
 increments: at least one row when the operational side has events, never more rows than
 events), not-null keys, a unique grain (compound columns), failed_requests/requests in [0, 1],
 token and cost sums equal to the operational totals (cost as an integer count of 1e-10 USD, so
-exact), and freshness: the newest hour (day) lies within the ranges and is not older than the
+exact), the token categories (no negative count or cost; the category costs sum to
+computed_cost_usd, and on landing to cost_usd unless cost_source is provider; computed cost and
+provider-costed requests equal the operational totals; cost_source and service_tier values), and freshness: the newest hour (day) lies within the ranges and is not older than the
 newest operational hour.
 
 Engines. PostgreSQL warehouse: GX's SQL datasource (SQLAlchemy `postgresql+psycopg2://`) with a
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.lib.paths import DATA_DIR
+from dagster_project.lib.pricing.categories import COST_SOURCES, SERVICE_TIERS
 from dagster_project.lib.quality.common import (
     DAY,
     HOUR,
@@ -125,6 +128,10 @@ class Expected:
     cost_usd: Decimal
     latest_hour: datetime | None  # newest UTC hour with events in the ranges; None: no events
     build_id: str | None = None  # when given, every increment row must carry it
+    # Issue 10: the sum of the events' category costs and the events with a provider cost; when
+    # given, the suites' sums must equal them.
+    computed_cost_usd: Decimal | None = None
+    provider_cost_requests: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,11 +170,11 @@ def expected_totals(
     to whole UTC days, as the daily models rebuild them."""
     merged = widen_to_days(ranges) if whole_days else normalize_ranges(ranges)
     with operational_cursor(operational_url) as conn:
-        events, input_tokens, output_tokens, cost, latest = conn.execute(
+        events, input_tokens, output_tokens, cost, computed, provider, latest = conn.execute(
             render("operational_totals.sql", merged)
         ).fetchone()
     return Expected(int(events), int(input_tokens), int(output_tokens), Decimal(cost), latest,
-                    build_id)  # fmt: skip
+                    build_id, Decimal(computed), int(provider))  # fmt: skip
 
 
 # -- the GX context -----------------------------------------------------------------------------
@@ -205,6 +212,13 @@ def _context(docs_dir: Path) -> Any:
     return _CONTEXTS[docs_dir]
 
 
+def _units(amount: Decimal, what: str) -> int:
+    units = amount * COST_UNITS
+    if units != units.to_integral_value():
+        raise QualityInputError(f"expected {what} {amount} has more than 10 decimals")
+    return int(units)
+
+
 def _suite(name: str, spec: SuiteSpec, ranges: Sequence[Range], expected: Expected) -> Any:
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -238,12 +252,34 @@ def _suite(name: str, spec: SuiteSpec, ranges: Sequence[Range], expected: Expect
             )
     items += [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)
               for c in ("input_tokens", "output_tokens", "cost_usd_e10")]  # fmt: skip
+    # Token categories (issue 10): no negative count or cost in any category; the sum of the
+    # category costs is computed_cost_usd (rollups) or cost_usd unless the provider's (landing).
+    items += [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)
+              for c in ("min_category_count", "min_category_cost_e10")]  # fmt: skip
+    items.append(
+        gxe.ExpectColumnValuesToBeBetween(column="computed_cost_gap_e10", min_value=0, max_value=0)
+    )
+    if name == "landing":
+        items.append(
+            gxe.ExpectColumnValuesToBeInSet(column="cost_source", value_set=list(COST_SOURCES))
+        )
+        items.append(
+            gxe.ExpectColumnValuesToBeInSet(column="service_tier", value_set=list(SERVICE_TIERS))
+        )
+    else:
+        items.append(
+            gxe.ExpectColumnValuesToBeBetween(column="provider_cost_requests", min_value=0)
+        )
 
     if expected.events:
         sums = {"input_tokens": expected.input_tokens, "output_tokens": expected.output_tokens,
                 "cost_usd_e10": cost_units}  # fmt: skip
         if name != "landing":
             sums["requests"] = expected.events
+        if expected.computed_cost_usd is not None:
+            sums["computed_cost_e10"] = _units(expected.computed_cost_usd, "computed_cost_usd")
+        if expected.provider_cost_requests is not None and name != "landing":
+            sums["provider_cost_requests"] = expected.provider_cost_requests
         items += [gxe.ExpectColumnSumToBeBetween(column=c, min_value=v, max_value=v)
                   for c, v in sums.items()]  # fmt: skip
         # Freshness: the newest row lies within the ranges and is not older than the newest

@@ -6,10 +6,13 @@ the hourly relation (by default the increment dbt just built, before publication
   (a) a recomputation from the operational raw events (app.usage_events), and
   (b) the operational rollup kept by trigger (app.usage_hourly),
 
-column by column: requests, successful_requests, failed_requests, input_tokens, output_tokens
-(exact integers) and cost_usd (exact decimals: PostgreSQL numeric and DuckDB DECIMAL both arrive
-as Python Decimal, compared without rounding, so a difference of 1e-10, the stored scale, is
-caught). A group present on one side only is a difference too (the other side shows None).
+column by column: requests, successful_requests, failed_requests, input_tokens, output_tokens,
+the count of every other token category, provider_cost_requests (exact integers), cost_usd, the
+cost of every category and computed_cost_usd (exact decimals: PostgreSQL numeric and DuckDB
+DECIMAL both arrive as Python Decimal, compared without rounding, so a difference of 1e-10, the
+stored scale, is caught). computed_cost_usd is recomputed on the operational side as the sum of
+the category costs, so a warehouse whose computed_cost_usd disagrees with its own categories
+fails too. A group present on one side only is a difference too (the other side shows None).
 It also checks that landing.usage_events holds, per UTC hour, as many events as the operational
 database.
 
@@ -35,6 +38,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS
 from dagster_project.lib.quality.common import (
     HOUR,
     Range,
@@ -57,7 +61,16 @@ COUNT_COLUMNS = (
     "input_tokens",
     "output_tokens",
 )
-MEASURES = (*COUNT_COLUMNS, "cost_usd")
+# Issue 10: every token category's count and cost (lib/pricing/categories.py), the sum of the
+# category costs and the events whose cost_usd is the provider's. The SQL files list them in
+# this order (a row of another width fails the zip below, it cannot be compared shifted).
+CATEGORY_MEASURES = (
+    *NEW_COUNTS,
+    *(c.cost for c in CATEGORIES),
+    "computed_cost_usd",
+    "provider_cost_requests",
+)
+MEASURES = (*COUNT_COLUMNS, "cost_usd", *CATEGORY_MEASURES)
 
 Key = tuple[str, str, str]  # (period ISO, organization_id, model_id)
 Value = int | Decimal | None
@@ -140,7 +153,7 @@ def _period(value: Any) -> str:
 def _measure(column: str, value: Any) -> Value:
     if value is None:
         return None
-    if column == "cost_usd":
+    if column.endswith("_usd"):
         # Decimal(float) is the float's exact binary value: a DOUBLE cost never passes by luck.
         return value if isinstance(value, Decimal) else Decimal(value)
     if isinstance(value, Decimal) and value == value.to_integral_value():

@@ -14,5 +14,14 @@ select
     input_tokens,
     output_tokens,
     latency_ms,
-    cost_usd
+    cost_usd,
+    {%- for count in new_category_counts() %}
+    {{ count }},
+    {%- endfor %}
+    service_tier,
+    price_id,
+    cost_source,
+    {%- for c in token_categories() %}
+    {{ c['cost'] }}{{ ',' if not loop.last }}
+    {%- endfor %}
 from {{ source('landing', 'usage_events') }}
