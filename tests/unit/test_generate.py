@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,14 @@ from dagster_project.lib.generate import (
     plan,
 )
 from dagster_project.lib.generate.catalog import Catalog
-from dagster_project.lib.generate.traffic import ENVELOPE, ERRORS, INT_FIELDS
+from dagster_project.lib.generate.traffic import ENVELOPE, ENVELOPE_1_0, ERRORS, INT_FIELDS
+from dagster_project.lib.pricing.categories import CATEGORIES, category_cost
 
 START = date(2026, 11, 16)  # a Monday
 EVENT_ID = re.compile(r"^evt_[0-9A-HJKMNP-TV-Z]{26}$")
-REQUIRED = set(ENVELOPE) - {"user_id", "api_key_id", "error_code", "metadata"}
+REQUIRED = set(ENVELOPE_1_0) - {"user_id", "api_key_id", "error_code", "metadata"}
+COUNTS = {c.count for c in CATEGORIES}
+INPUT_COUNTS = [c.count for c in CATEGORIES if c.is_input]
 MALFORMED = "<malformed>"
 
 
@@ -65,23 +69,57 @@ def read_rows(path: Path) -> list[dict[str, Any] | str]:
         rows: list[dict[str, Any] | str] = []
         for line in path.read_text().splitlines():
             try:
-                event = json.loads(line)
+                event = json.loads(line, parse_float=Decimal)  # provider_cost_usd: exact
             except json.JSONDecodeError:
                 rows.append(MALFORMED)
                 continue
-            rows.append({f: event.get(f) for f in ENVELOPE})
+            rows.append(_absent_is_zero({f: event.get(f) for f in ENVELOPE}))
         return rows
     if path.suffix == ".csv":
         with open(path, newline="") as f:
             raw = [{k: (v if v != "" else None) for k, v in r.items()} for r in csv.DictReader(f)]
         for r in raw:
-            for f in INT_FIELDS:
+            for f in INT_FIELDS & set(r):
                 r[f] = int(r[f]) if r[f] is not None else None
     else:
         raw = pq.read_table(path).to_pylist()
     for r in raw:
         r["metadata"] = json.loads(r["metadata"]) if r["metadata"] is not None else None
-    return raw  # type: ignore[return-value]
+    return [_absent_is_zero({f: r.get(f) for f in ENVELOPE}) for r in raw]
+
+
+def _absent_is_zero(row: dict[str, Any]) -> dict[str, Any]:
+    """Envelope 1.1: an absent count is 0 (a 1.0 file has none of them)."""
+    for f in COUNTS - {"input_tokens", "output_tokens"}:
+        row[f] = row[f] or 0
+    if row["provider_cost_usd"] is not None:  # a JSON number in NDJSON, text in CSV and Parquet
+        row["provider_cost_usd"] = Decimal(str(row["provider_cost_usd"]))
+    return row
+
+
+def price_of(row: dict[str, Any], catalog: Catalog) -> Any:
+    """The price version ingestion picks (the pricing contract), or None."""
+    model = next(m for m in catalog.models if m.ref == row["model"])
+    occurred = datetime.fromisoformat(row["occurred_at"])
+    total = sum(row[f] for f in INPUT_COUNTS)
+    rows = [
+        p
+        for p in model.price_rows
+        if p.service_tier == (row["service_tier"] or "standard")
+        and p.effective_from <= occurred
+        and (p.effective_to is None or occurred < p.effective_to)
+        and (p.above_input_tokens == 0 or total > p.above_input_tokens)
+    ]
+    return max(rows, key=lambda p: p.above_input_tokens) if rows else None
+
+
+def cost_of(row: dict[str, Any], catalog: Catalog) -> Decimal:
+    """What the price gives, by lib/pricing's Decimal oracle."""
+    price = price_of(row, catalog)
+    return sum(
+        (category_cost(row[c.count], price.rates[i], c.unit) for i, c in enumerate(CATEGORIES)),
+        Decimal(0),
+    )
 
 
 def all_rows(
@@ -122,7 +160,8 @@ def invalid_kind(row: dict[str, Any] | str, catalog: Catalog, window_end: dateti
     orgs = {o.id: o for o in catalog.orgs}
     if row["organization_id"] not in orgs:
         return "unknown_org"
-    if row["model"] not in {m.ref for m in catalog.models}:
+    models = {m.ref: m for m in catalog.models}
+    if row["model"] not in models:
         return "unknown_model"
     org = orgs[row["organization_id"]]
     if row["api_key_id"] is not None and row["api_key_id"] not in org.api_key_ids:
@@ -131,6 +170,12 @@ def invalid_kind(row: dict[str, Any] | str, catalog: Catalog, window_end: dateti
         return "foreign_user"
     if occurred > window_end + timedelta(days=1):
         return "future_timestamp"
+    if sum(row[f] for f in INPUT_COUNTS) > models[row["model"]].context_window:
+        return "exceeds_context_window"
+    price = price_of(row, catalog)
+    assert price is not None, row  # the generator only uses models priced over the window
+    if any(row[c.count] and price.rates[i] is None for i, c in enumerate(CATEGORIES)):
+        return "unpriced_category"
     return None
 
 
@@ -140,6 +185,7 @@ def classify(
     """Counts as the manifest states them, derived from the rows alone."""
     counts: Counter[str] = Counter()
     invalid: Counter[str] = Counter()
+    computed_cost = [Decimal(0), Decimal(0)]  # by the prices; as stored (the provider's if sent)
     first: dict[tuple[str, str], dict[str, Any]] = {}
     for _, row in rows:
         kind = invalid_kind(row, catalog, window_end)
@@ -159,15 +205,25 @@ def classify(
             continue
         first[key] = row
         counts["valid"] += 1
-        counts["valid_input_tokens"] += row["input_tokens"]
-        counts["valid_output_tokens"] += row["output_tokens"]
+        for f in COUNTS:
+            counts[f"valid_{f}"] += row[f]
         counts["valid_error_events"] += row["status"] == "error"
+        cost = cost_of(row, catalog)
+        provider = row["provider_cost_usd"]
+        computed_cost[0] += cost
+        computed_cost[1] += cost if provider is None else Decimal(str(provider))
+        counts["valid_provider_cost_events"] += provider is not None
+        counts["valid_provider_cost_discrepancies"] += (
+            provider is not None and Decimal(str(provider)) != cost
+        )
     counts["duplicates"] = counts["duplicate_exact"] + counts["duplicate_retry"]
     return {
         **counts,
         "invalid": sum(invalid.values()),
         "invalid_by_kind": dict(invalid),
         "rows": len(rows),
+        "valid_computed_cost_usd": f"{computed_cost[0]:.10f}",
+        "valid_cost_usd": f"{computed_cost[1]:.10f}",
     }
 
 
@@ -211,13 +267,16 @@ def test_rows_classified_independently_match_the_manifest(
         "duplicate_exact",
         "duplicate_retry",
         "invalid",
-        "valid_input_tokens",
-        "valid_output_tokens",
         "valid_error_events",
+        *(f"valid_{f}" for f in COUNTS),
+        "valid_provider_cost_events",
+        "valid_provider_cost_discrepancies",
+        "valid_computed_cost_usd",
+        "valid_cost_usd",
     ):
         assert found[key] == totals[key], key
     assert found["invalid_by_kind"] == {k: v for k, v in totals["invalid_by_kind"].items() if v}
-    # Every declared kind occurs (300 invalid rows over at most 9 kinds), and only those.
+    # Every declared kind occurs (300 invalid rows over at most 11 kinds), and only those.
     expected_kinds = set(INVALID_KINDS) - (set() if fmt == "ndjson" else {"malformed_json"})
     assert set(found["invalid_by_kind"]) == expected_kinds == set(manifest["invalid_kinds"])
     assert totals["rows"] == totals["valid"] + totals["duplicates"] + totals["invalid"] == 6_000
@@ -297,7 +356,9 @@ def test_valid_rows_use_seeded_entities_realistically(tmp_path: Path, catalog: C
         assert r["api_key_id"] is None or r["api_key_id"] in org.api_key_ids  # never a revoked key
         assert r["user_id"] is None or r["user_id"] in org.caller_ids  # viewers send nothing
         assert models[r["model"]].status != "retired"
-        assert r["input_tokens"] + r["output_tokens"] <= models[r["model"]].context_window
+        assert (
+            sum(r[f] for f in COUNTS if f.endswith("_tokens")) <= models[r["model"]].context_window
+        )
         assert r["latency_ms"] >= 0
         if r["status"] == "error":
             assert r["error_code"] in codes and r["output_tokens"] == 0

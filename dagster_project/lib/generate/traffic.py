@@ -10,25 +10,40 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dagster_project.lib.generate.catalog import Model, Org
+from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS, SERVICE_TIERS
 
-ENVELOPE = (
+# Envelope 1.0: what old files hold (and still ingest). Envelope 1.1 adds the token categories
+# after output_tokens, the service tier and the provider's own cost (docs/schemas, lib/pricing).
+ENVELOPE_1_0 = (
     "event_id", "organization_id", "user_id", "api_key_id", "model", "operation", "occurred_at",
     "input_tokens", "output_tokens", "latency_ms", "status", "error_code", "metadata",
 )  # fmt: skip
-INT_FIELDS = frozenset({"input_tokens", "output_tokens", "latency_ms"})
-NULLABLE = frozenset({"user_id", "api_key_id", "error_code", "metadata"})
-# metadata is JSON text in every format (an object in NDJSON); `_class` and `_raw` are private.
+ENVELOPE = (
+    ENVELOPE_1_0[:9] + NEW_COUNTS + ENVELOPE_1_0[9:12] + ("service_tier", "provider_cost_usd", "metadata")
+)  # fmt: skip
+ENVELOPES = {"1.0": ENVELOPE_1_0, "1.1": ENVELOPE}
+# In NDJSON a 1.1 event leaves these out when 0 / null (absent = 0, standard, no provider cost),
+# so an event with nothing new is byte for byte a 1.0 line.
+OPTIONAL_1_1 = NEW_COUNTS + ("service_tier", "provider_cost_usd")
+INT_FIELDS = frozenset({"input_tokens", "output_tokens", "latency_ms", *NEW_COUNTS})
+NULLABLE = frozenset(
+    {"user_id", "api_key_id", "error_code", "metadata", "service_tier", "provider_cost_usd"}
+)
+# metadata is JSON text in every format (an object in NDJSON); `_class`, `_raw` and the costs
+# (in units of 1e-10 USD, numeric(18,10)'s) are private: `_cost` is what the price gives (the
+# sum of the category costs), `_provider_cost` the provider_cost_usd sent (null = none).
 SCHEMA = pa.schema(
     [pa.field(f, pa.int64() if f in INT_FIELDS else pa.string()) for f in ENVELOPE]
-    + [pa.field("_class", pa.int8()), pa.field("_raw", pa.string())]
-)
+    + [pa.field("_class", pa.int8()), pa.field("_raw", pa.string()),
+       pa.field("_cost", pa.int64()), pa.field("_provider_cost", pa.int64())]
+)  # fmt: skip
 
 # Row classes (`_class`): invalid kind k is INVALID + k.
 ON_TIME, LATE, DUPLICATE_EXACT, DUPLICATE_RETRY, INVALID = 0, 1, 2, 3, 8
@@ -105,6 +120,53 @@ WEEK_MEAN = (5 + 2 * WEEKEND_FACTOR) / 7
 CROCKFORD = np.frombuffer(b"0123456789ABCDEFGHJKMNPQRSTVWXYZ", np.uint8)
 EVENT_ID_PREFIX = np.frombuffer(b"evt_", np.uint8)
 
+# Envelope 1.1: how calls split into the token categories (lib/pricing/categories.py). Only
+# categories the model's price offers in the call's service tier are drawn (Pools.offered).
+CAT = {c.key: i for i, c in enumerate(CATEGORIES)}
+COUNT_COLUMN = {c.count: i for i, c in enumerate(CATEGORIES)}
+IS_INPUT = np.array([c.is_input for c in CATEGORIES])
+PER_CALL = np.array([c.unit == 1_000 for c in CATEGORIES])  # rates per 1,000 calls
+# Prompt caching: a caching tenant reads a share of each prompt from the cache (Beta around its
+# ratio, in 128-token steps as OpenAI reports it); calls to a model that prices cache writes
+# (Anthropic's) also write part of the uncached rest, mostly with the 5-minute lifetime.
+CACHE_STEP, CACHE_CONCENTRATION = 128, 6.0
+CACHE_WRITE_CALL_SHARE, CACHE_WRITE_SPAN = 0.3, (0.3, 0.9)
+# Reasoning models think before they answer: hidden reasoning tokens, billed apart from the
+# visible output; about one call in ten uses minimal effort (no reasoning tokens).
+REASONING, REASONING_MINIMAL_SHARE, MAX_REASONING = (1_200, 1.0), 0.1, 32_768
+# Server-side tools billed per call, where priced: (share of successful calls, mean extra calls).
+PER_CALL_TOOLS = {"web_search": (0.04, 0.6), "tool_call": (0.06, 1.0)}
+# Long-document calls that cross a context tier (a price for calls above N input tokens).
+LONG_CONTEXT_SHARE = 0.004
+# provider_cost_usd: some gateways report the provider's cost; it equals what the price gives,
+# except now and then (a rounding or billing difference of up to 2 %).
+PROVIDER_COST_SHARE, PROVIDER_DISCREPANCY_SHARE, PROVIDER_DISCREPANCY_MAX = 0.25, 0.02, 0.02
+TIER_NAMES = pa.array(list(SERVICE_TIERS))
+STANDARD, BATCH = SERVICE_TIERS.index("standard"), SERVICE_TIERS.index("batch")
+
+
+@dataclass(frozen=True)
+class OrgProfile:
+    """How a tenant uses the 1.1 features: the share of its prompt tokens read from the cache
+    (on models that price cache reads), the share of its cache writes with the 1-hour
+    lifetime, the share of its requests sent to the batch tier (where the model has a batch
+    price), and whether its SDK names the tier on standard requests too."""
+
+    cache_read_ratio: float
+    cache_write_1h_share: float
+    batch_share: float
+    explicit_tier: bool
+
+
+# Assigned by the organization's position in the seeds (PROFILES[i % 3]): the same tenant gets
+# the same profile whatever --orgs selects. A heavy prompt-caching agent platform, a tenant that
+# never caches but sends a quarter of its work to the batch API, and a light mix.
+PROFILES = (
+    OrgProfile(cache_read_ratio=0.6, cache_write_1h_share=0.2, batch_share=0.0, explicit_tier=True),
+    OrgProfile(cache_read_ratio=0.0, cache_write_1h_share=0.0, batch_share=0.25, explicit_tier=False),
+    OrgProfile(cache_read_ratio=0.25, cache_write_1h_share=0.05, batch_share=0.1, explicit_tier=False),
+)  # fmt: skip
+
 
 def hour_weights(start: date, days: int, diurnal: bool) -> np.ndarray:
     """Relative traffic per hour of the window, mean 1 over a whole week (flat without diurnal)."""
@@ -138,6 +200,8 @@ class Pools:
         org_weights: np.ndarray,
         models: Sequence[Model],
         model_weights: np.ndarray,
+        window: tuple[datetime, datetime] | None = None,
+        profiles: Sequence[OrgProfile] | None = None,
     ) -> None:
         self.org_ids = pa.array([o.id for o in orgs])
         self.org_p = org_weights / org_weights.sum()
@@ -154,6 +218,56 @@ class Pools:
         self.model_ms_per_token = np.array(
             [MS_PER_OUTPUT_TOKEN[any(t in m.name for t in FAST_MODEL_TAGS)] for m in models]
         )
+        profiles = profiles or [PROFILES[i % len(PROFILES)] for i in range(len(orgs))]
+        self.org_cache = np.array([p.cache_read_ratio for p in profiles])
+        self.org_write_1h = np.array([p.cache_write_1h_share for p in profiles])
+        self.org_batch = np.array([p.batch_share for p in profiles])
+        self.org_explicit_tier = np.array([p.explicit_tier for p in profiles])
+        if window is not None:
+            self._prices(models, *window)
+
+    def _prices(self, models: Sequence[Model], begin: datetime, end: datetime) -> None:
+        """What envelope 1.1 draws from, over the window the events' occurred_at can fall in:
+        per (model, tier) the categories every applicable price version offers, the largest
+        context tier, and every version's rates for exact costs."""
+        n_models, n_tiers, n_cats = len(models), len(SERVICE_TIERS), len(CATEGORIES)
+        self.offered = np.zeros((n_models, n_tiers, n_cats), bool)
+        self.long_above = np.zeros((n_models, n_tiers), np.int64)
+        rows: list[tuple[int, int, int, int, int, list[int]]] = []
+        for m, model in enumerate(models):
+            for t, tier in enumerate(SERVICE_TIERS):
+                self.offered[m, t] = model.offered(tier, begin, end)
+                if not self.offered[m, t].any():
+                    continue
+                above = [p.above_input_tokens for p in model.rows_over(tier, begin, end)]
+                self.long_above[m, t] = max([a for a in above if a < model.context_window] or [0])
+                for p in model.rows_over(tier, begin, end):
+                    rows.append((
+                        m, t, p.above_input_tokens, _ms(p.effective_from),
+                        _ms(p.effective_to) if p.effective_to else np.iinfo(np.int64).max,
+                        [_micro(r) for r in p.rates],
+                    ))  # fmt: skip
+        rows.sort(key=lambda r: r[2])  # by context tier: the last match is the largest
+        self.price_model = np.array([r[0] for r in rows], np.int64)
+        self.price_tier = np.array([r[1] for r in rows], np.int64)
+        self.price_above = np.array([r[2] for r in rows], np.int64)
+        self.price_from = np.array([r[3] for r in rows], np.int64)
+        self.price_to = np.array([r[4] for r in rows], np.int64)
+        self.price_rates = np.array([r[5] for r in rows], np.int64).reshape(len(rows), n_cats)
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _micro(rate: object) -> int:
+    """A numeric(12,6) rate as an integer of millionths; -1 = not offered."""
+    if rate is None:
+        return -1
+    scaled = rate * 10**6  # type: ignore[operator]
+    if scaled != int(scaled):
+        raise ValueError(f"a rate with more than 6 decimals: {rate}")
+    return int(scaled)
 
 
 def _flatten(groups: Sequence[Sequence[str]]) -> tuple[pa.Array, np.ndarray, np.ndarray]:
@@ -170,12 +284,16 @@ def make_block(
     start_ms: int,
     span_ms: int,
     day_start_ms: int,
+    extra: np.random.Generator | None = None,
 ) -> tuple[pa.Table, np.ndarray, slice]:
     """n rows arriving in [start_ms, start_ms + span_ms), not ordered yet.
 
     Returns the rows, their arrival times (the caller orders by them) and the slice of rows to
     make invalid (lib/generate/invalid.py). Late rows occurred on a UTC day before
     `day_start_ms`, at most `mix.max_late_ms` before they arrived.
+
+    `extra` draws what envelope 1.1 adds (categories, tier, provider cost) from its own stream,
+    so `rng` draws the same as for envelope 1.0, whose rows (extra=None) stay as they were.
     """
     on_time = max(0.0, 1.0 - mix.invalid - mix.duplicate - mix.late)  # no -1e-17 from rounding
     k_invalid, k_dup, k_late, k_on = rng.multinomial(
@@ -192,6 +310,9 @@ def make_block(
         np.int64
     )
     req = _draw_requests(rng, pools, mix.error_rate, fresh)
+    cats = _draw_categories(extra, pools, req, occurred) if extra is not None else _plain(req)
+    cost = _costs(pools, req["model"], cats["tier"], occurred, cats["counts"])
+    provider = _provider_cost(extra, cost) if extra is not None else np.full(fresh, -1)
     event_ids = _event_ids(occurred, rng.integers(0, 32, (fresh, 16), dtype=np.uint8))
 
     original = rng.integers(0, max(n_valid, 1), k_dup)
@@ -214,6 +335,10 @@ def make_block(
     has_user, has_key, has_error, has_meta = (
         req[k][src] >= 0 for k in ("user", "key", "error", "meta")
     )
+    counts = cats["counts"][src]
+    tier = cats["tier"][src]
+    named_tier = (tier != STANDARD) | cats["explicit_tier"][src]
+    has_provider = provider >= 0
     table = pa.Table.from_arrays(
         [
             event_ids.take(s),
@@ -223,14 +348,19 @@ def make_block(
             pools.model_refs.take(pa.array(req["model"][src])),
             pa.array(OPERATIONS).take(pa.array(req["operation"][src])),
             _rfc3339(occurred_all, req["offset"][src]),
-            pa.array(req["input_tokens"][src]),
-            pa.array(req["output_tokens"][src]),
+            pa.array(counts[:, CAT["input"]]),
+            pa.array(counts[:, CAT["output"]]),
+            *(pa.array(counts[:, COUNT_COLUMN[c]]) for c in NEW_COUNTS),
             pa.array(req["latency_ms"][src]),
             pa.array(["success", "error"]).take(pa.array(has_error.astype(np.int8))),
             pa.array([e[0] for e in ERRORS]).take(pa.array(req["error"][src], mask=~has_error)),
+            TIER_NAMES.take(pa.array(tier, mask=~named_tier)),
+            _usd(provider, has_provider).take(s),
             METADATA.take(pa.array(req["meta"][src], mask=~has_meta)),
             pa.array(classes, pa.int8()),
             pa.nulls(len(src), pa.string()),
+            pa.array(cost[src]),
+            pa.array(provider[src], mask=~has_provider[src]),
         ],
         schema=SCHEMA,
     )
@@ -306,6 +436,128 @@ def _draw_requests(
         "meta": meta,
         "offset": offset,
     }
+
+
+def _plain(req: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Envelope 1.0: uncached input and visible output only, standard tier."""
+    n = len(req["input_tokens"])
+    counts = np.zeros((n, len(CATEGORIES)), np.int64)
+    counts[:, CAT["input"]] = req["input_tokens"]
+    counts[:, CAT["output"]] = req["output_tokens"]
+    return {"counts": counts, "tier": np.full(n, STANDARD), "explicit_tier": np.zeros(n, bool)}
+
+
+def _draw_categories(
+    rng: np.random.Generator, p: Pools, req: dict[str, np.ndarray], occurred: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Envelope 1.1: the service tier, then the request's tokens split into categories, each
+    only where the model's price offers it in that tier (p.offered). The prompt (total input)
+    and visible output are _draw_requests's, except the few long-document calls; the input
+    stays within the context window (with the output and reasoning)."""
+    n = len(occurred)
+    org, model = req["org"], req["model"]
+    prompt, output = req["input_tokens"].copy(), req["output_tokens"]
+    chat, ok = ~p.model_embedding[model], req["error"] < 0
+    context = p.model_context[model]
+
+    batch = (rng.random(n) < p.org_batch[org]) & p.offered[model, BATCH].any(axis=1)
+    tier = np.where(batch, BATCH, STANDARD)
+    offered = p.offered[model, tier]  # (n, categories)
+
+    above = p.long_above[model, tier]
+    span = np.minimum(context - output, 2 * above) - above
+    long = chat & ok & (above > 0) & (span > 1) & (rng.random(n) < LONG_CONTEXT_SHARE)
+    long_prompt = above + 1 + (rng.random(n) * np.maximum(span - 1, 1)).astype(np.int64)
+    prompt = np.where(long, long_prompt, prompt)
+
+    thinks = chat & ok & offered[:, CAT["reasoning_output"]]
+    thinks &= rng.random(n) >= REASONING_MINIMAL_SHARE
+    drawn = np.clip(rng.lognormal(np.log(REASONING[0]), REASONING[1], n), 1, MAX_REASONING)
+    reasoning = np.where(thinks, drawn.astype(np.int64), 0)
+    reasoning = np.minimum(reasoning, np.maximum(context - prompt - output, 0))
+
+    ratio = p.org_cache[org]
+    caches = chat & (ratio > 0)
+    share = rng.beta(
+        np.where(caches, ratio, 0.5) * CACHE_CONCENTRATION,
+        np.where(caches, 1 - ratio, 0.5) * CACHE_CONCENTRATION,
+    )
+    steps = np.minimum((prompt * share + CACHE_STEP / 2) // CACHE_STEP, prompt // CACHE_STEP)
+    read = np.where(caches & offered[:, CAT["cache_read_input"]], steps * CACHE_STEP, 0)
+    read = read.astype(np.int64)
+    can_5m = offered[:, CAT["cache_write_5m_input"]]
+    can_1h = offered[:, CAT["cache_write_1h_input"]]
+    writes = caches & (can_5m | can_1h) & (rng.random(n) < CACHE_WRITE_CALL_SHARE)
+    written = ((prompt - read) * rng.uniform(*CACHE_WRITE_SPAN, n)).astype(np.int64) * writes
+    one_hour = np.where(can_5m & can_1h, rng.random(n) < p.org_write_1h[org], can_1h)
+
+    counts = np.zeros((n, len(CATEGORIES)), np.int64)
+    counts[:, CAT["input"]] = prompt - read - written
+    counts[:, CAT["cache_read_input"]] = read
+    counts[:, CAT["cache_write_5m_input"]] = np.where(one_hour, 0, written)
+    counts[:, CAT["cache_write_1h_input"]] = np.where(one_hour, written, 0)
+    counts[:, CAT["output"]] = output
+    counts[:, CAT["reasoning_output"]] = reasoning
+    for key, (call_share, mean) in PER_CALL_TOOLS.items():
+        uses = chat & ok & offered[:, CAT[key]] & (rng.random(n) < call_share)
+        counts[:, CAT[key]] = np.where(uses, 1 + rng.poisson(mean, n), 0)
+    return {"counts": counts, "tier": tier, "explicit_tier": p.org_explicit_tier[org]}
+
+
+def _costs(
+    p: Pools, model: np.ndarray, tier: np.ndarray, occurred: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Each row's cost as ingestion computes it (docs: pricing contract), in units of 1e-10 USD:
+    the price version of (model, tier) in effect at occurred_at with the largest context tier
+    below the total input, each category's count * rate rounded half away from zero to 10
+    places, summed. Exact integer arithmetic: rates are integers of millionths."""
+    n = len(model)
+    if not hasattr(p, "price_model"):
+        return np.zeros(n, np.int64)
+    total_input = counts[:, IS_INPUT].sum(axis=1)
+    chosen = np.full(n, -1)
+    for r in range(len(p.price_model)):  # ordered by context tier: the largest match wins
+        above = p.price_above[r]
+        hit = (model == p.price_model[r]) & (tier == p.price_tier[r])
+        hit &= (occurred >= p.price_from[r]) & (occurred < p.price_to[r])
+        if above:
+            hit &= total_input > above
+        chosen[hit] = r
+    if (chosen < 0).any():
+        raise AssertionError("a generated event has no price: the model mix should exclude it")
+    rates = p.price_rates[chosen]
+    if ((counts > 0) & (rates < 0)).any():
+        raise AssertionError("a generated count in a category its price does not offer")
+    rates = np.maximum(rates, 0)
+    if counts.size and int(counts.max()) * int(rates.max()) >= 2**62:
+        counts, rates = counts.astype(object), rates.astype(object)  # exact beyond int64
+    # tokens: count * rate(millionths) / 1e12 USD = count * rate / 100 units; calls: * 10
+    cost = np.where(PER_CALL, counts * rates * 10, (counts * rates + 50) // 100).sum(axis=1)
+    return cost.astype(np.int64)
+
+
+def _provider_cost(rng: np.random.Generator, cost: np.ndarray) -> np.ndarray:
+    """provider_cost_usd in 1e-10 USD units, -1 = not sent: what the price gives, now and then off
+    by a small amount (never below 0, never equal)."""
+    n = len(cost)
+    sent = rng.random(n) < PROVIDER_COST_SHARE
+    off = sent & (rng.random(n) < PROVIDER_DISCREPANCY_SHARE)
+    delta = np.rint(cost * rng.uniform(-PROVIDER_DISCREPANCY_MAX, PROVIDER_DISCREPANCY_MAX, n))
+    delta = delta.astype(np.int64)
+    delta = np.where(delta == 0, 1, delta)
+    delta = np.where(cost + delta < 0, 1, delta)
+    return np.where(sent, cost + np.where(off, delta, 0), -1)
+
+
+def _usd(units: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Decimal text of amounts in 1e-10 USD (`0.0012345`, `3`): exact, no float; null where not
+    valid."""
+    units = np.where(valid, units, 0)
+    whole = pc.cast(pa.array(units // 10**10), pa.string())
+    fraction = pc.utf8_lpad(pc.cast(pa.array(units % 10**10), pa.string()), 10, "0")
+    text = pc.binary_join_element_wise(whole, fraction, ".")
+    text = pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+    return pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
 
 
 def _event_ids(ms: np.ndarray, random: np.ndarray) -> pa.Array:
