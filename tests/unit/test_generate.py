@@ -31,7 +31,7 @@ from dagster_project.lib.generate import (
     load_catalog,
     plan,
 )
-from dagster_project.lib.generate.catalog import Catalog
+from dagster_project.lib.generate.catalog import Catalog, Model, Price
 from dagster_project.lib.generate.traffic import ENVELOPE, ENVELOPE_1_0, ERRORS, INT_FIELDS
 from dagster_project.lib.pricing.categories import CATEGORIES, category_cost
 
@@ -457,6 +457,8 @@ def test_day_files_split_into_parts(tmp_path: Path, catalog: Catalog) -> None:
         ({"invalid_kinds": "unknown_org,bogus"}, "unknown invalid kind"),
         ({"output": Path("x.txt")}, "cannot tell the format"),
         ({"events_per_hour": 10.0}, "not both"),
+        ({"envelope": "2.0"}, "--envelope must be one of"),
+        ({"envelope": "1.0", "invalid_kinds": "unpriced_category"}, "not possible"),
     ],
 )
 def test_bad_options_are_one_clear_error(
@@ -503,6 +505,194 @@ def test_cli_generates_and_prints_the_summary(tmp_path: Path) -> None:
         app, ["generate-usage", "--output", str(tmp_path / "x.csv"), "--orgs", "initech"]
     )
     assert bad.exit_code == 1 and "suspended" in bad.output
+
+
+# Prices as the registry holds them since issue 10, on top of the seeds' input/output ones:
+# prompt caching (OpenAI reads; Anthropic reads and writes, 1h writes on sonnet only), batch
+# tiers, web search on two models, a context tier on gemini and a reasoning model.
+def _rates(**rates: float) -> tuple[Decimal | None, ...]:
+    return tuple(Decimal(str(rates[c.key])) if c.key in rates else None for c in CATEGORIES)
+
+
+RICH = {  # model name: (standard extras, batch factor or None, above_input_tokens tier or None)
+    "gpt-4o": ({"cache_read_input": 0.5, "web_search": 25}, 0.5, None),
+    "gpt-4o-mini": ({"cache_read_input": 0.5}, 0.5, None),
+    "claude-3-5-sonnet": (
+        {
+            "cache_read_input": 0.1,
+            "cache_write_5m_input": 1.25,
+            "cache_write_1h_input": 2,
+            "web_search": 10,
+        },
+        0.5,
+        None,
+    ),  # fmt: skip
+    "claude-3-5-haiku": ({"cache_read_input": 0.1, "cache_write_5m_input": 1.25}, None, None),
+    "gemini-1.5-flash": ({"cache_read_input": 0.25}, None, 128_000),
+    "text-embedding-3-small": ({}, 0.5, None),
+}
+REASONING_MODEL = "openai/o3-mini@2025-01-31"
+
+
+def rich_catalog(catalog: Catalog) -> Catalog:
+    """The seeded catalog with RICH's prices (per-token extras as a factor of the input rate,
+    per-call ones in USD per 1,000 calls) and a reasoning model. Built here, not read from
+    seeds/, so these tests do not depend on what the fixtures price."""
+    models = []
+    for m in catalog.models:
+        extras, batch, above = RICH.get(m.name, ({}, None, None))
+        rows = []
+        for p in m.price_rows:
+            inp, out = p.rates[0], p.rates[4]
+            assert inp is not None and out is not None
+            per = {k: (v if k in ("web_search", "tool_call") else inp * Decimal(str(v)))
+                   for k, v in extras.items()}  # fmt: skip
+            base = _rates(input=inp, output=out, **per)
+            rows.append(replace(p, rates=base))
+            if batch:
+                half = tuple(None if r is None else r * Decimal(str(batch)) for r in base)
+                rows.append(replace(p, service_tier="batch", rates=half))
+            if above:
+                double = tuple(None if r is None else r * 2 for r in base)
+                rows.append(replace(p, above_input_tokens=above, rates=double))
+        models.append(replace(m, price_rows=tuple(rows)))
+    reasoning = _rates(input=1.1, cache_read_input=0.55, output=4.4, reasoning_output=4.4)
+    since = datetime(2025, 1, 31, tzinfo=UTC)
+    models.append(
+        Model(REASONING_MODEL, "o3-mini", 200_000, "active", ((since, None),), (
+            Price("standard", 0, since, None, reasoning),
+            Price("batch", 0, since, None, tuple(r and r / 2 for r in reasoning)),
+        ))
+    )  # fmt: skip
+    return replace(catalog, models=tuple(models))
+
+
+@pytest.fixture(scope="module")
+def rich(catalog: Catalog) -> Catalog:
+    return rich_catalog(catalog)
+
+
+def test_rich_prices_every_row_is_what_the_manifest_says(tmp_path: Path, rich: Catalog) -> None:
+    """With caching, batch, reasoning, web search and a context tier priced, the independent
+    classifier (costs by lib/pricing's Decimal oracle) agrees with the manifest, every kind
+    occurs, and no valid row holds an unpriced category or exceeds the context window."""
+    manifest, manifest_path = generate(options(tmp_path / "usage.ndjson", events=20_000), rich)
+    window_end = datetime.fromisoformat(manifest["window"]["end"])
+    found = classify(all_rows(manifest, manifest_path), rich, window_end)
+    totals = manifest["totals"]
+    for key, value in totals.items():
+        if key.startswith("valid") and key != "valid_by_service_tier":
+            assert found[key] == value, key
+    assert found["invalid_by_kind"] == totals["invalid_by_kind"]
+    assert set(found["invalid_by_kind"]) == set(INVALID_KINDS)
+    for f in COUNTS - {"audio_input_tokens", "audio_output_tokens", "image_input_tokens",
+                       "image_output_tokens", "tool_calls"}:  # fmt: skip
+        assert totals[f"valid_{f}"] > 0, f  # the rich prices make every drawn category occur
+    assert set(totals["valid_by_service_tier"]) == {"standard", "batch"}
+    again, _ = generate(options(tmp_path / "again.ndjson", events=20_000), rich)
+    assert (tmp_path / "again.ndjson").read_bytes() == (tmp_path / "usage.ndjson").read_bytes()
+
+
+def test_categories_follow_the_prices_and_the_tenant_profiles(
+    tmp_path: Path, rich: Catalog
+) -> None:
+    manifest, manifest_path = generate(
+        options(tmp_path / "usage.parquet", events=40_000, invalid_fraction=0), rich
+    )
+    window_end = datetime.fromisoformat(manifest["window"]["end"])
+    valid = [
+        r for _, r in all_rows(manifest, manifest_path) if not invalid_kind(r, rich, window_end)
+    ]
+    assert len(valid) == 40_000
+    slug = {o.id: o.slug for o in rich.orgs}
+    models = {m.ref: m for m in rich.models}
+    profiles = manifest["organization_profiles"]
+    assert (
+        profiles["acme"]["cache_read_ratio"] > 0.5 and profiles["globex"]["cache_read_ratio"] == 0
+    )
+    assert profiles["globex"]["batch_share"] > 0 and profiles["acme"]["batch_share"] == 0
+
+    def offers(r: dict[str, Any], key: str) -> bool:
+        return price_of(r, rich).rates[[c.key for c in CATEGORIES].index(key)] is not None
+
+    for org in ("acme", "globex"):
+        rows = [r for r in valid if slug[r["organization_id"]] == org]
+        # cache-hit ratio: prompt tokens read from the cache, on models that price cache reads
+        cacheable = [
+            r for r in rows if offers(r, "cache_read_input") and r["operation"] != "embeddings"
+        ]
+        prompt = sum(sum(r[f] for f in INPUT_COUNTS) for r in cacheable)
+        ratio = sum(r["cache_read_input_tokens"] for r in cacheable) / prompt
+        assert abs(ratio - profiles[org]["cache_read_ratio"]) < 0.05, (org, ratio)
+        batchable = [r for r in rows if any(
+            p.service_tier == "batch" for p in models[r["model"]].price_rows)]  # fmt: skip
+        share = sum(r["service_tier"] == "batch" for r in batchable) / len(batchable)
+        assert abs(share - profiles[org]["batch_share"]) < 0.03, (org, share)
+        named = {r["service_tier"] for r in rows if r["service_tier"] != "batch"}
+        assert named == ({"standard"} if profiles[org]["explicit_tier"] else {None})
+
+    def where(f: str) -> set[str]:
+        return {r["model"].split("@")[0] for r in valid if r[f]}
+
+    assert where("reasoning_output_tokens") == {"openai/o3-mini"}
+    assert where("cache_write_5m_input_tokens") == {
+        "anthropic/claude-3-5-sonnet",
+        "anthropic/claude-3-5-haiku",
+    }
+    assert where("cache_write_1h_input_tokens") == {"anthropic/claude-3-5-sonnet"}
+    assert where("web_search_calls") == {"openai/gpt-4o", "anthropic/claude-3-5-sonnet"}
+    writes = Counter(
+        f
+        for r in valid
+        for f in ("cache_write_5m_input_tokens", "cache_write_1h_input_tokens")
+        if r[f]
+    )
+    assert writes["cache_write_5m_input_tokens"] > 3 * writes["cache_write_1h_input_tokens"] > 0
+    # a few long-document calls cross gemini's context tier (priced as a whole at its rates)
+    assert any(
+        r["model"].startswith("google/")
+        and r["input_tokens"] + r["cache_read_input_tokens"] > 128_000
+        for r in valid
+    )
+    assert all(sum(r[f] for f in INPUT_COUNTS) <= models[r["model"]].context_window for r in valid)
+    sent = sum(r["provider_cost_usd"] is not None for r in valid) / len(valid)
+    assert 0.2 < sent < 0.3
+    assert 0 < manifest["totals"]["valid_provider_cost_discrepancies"] < 0.05 * sent * len(valid)
+
+
+def test_envelope_1_0_writes_the_same_requests_without_the_new_fields(
+    tmp_path: Path, rich: Catalog
+) -> None:
+    """Old files: `envelope="1.0"` draws the same requests (ids, order, tenants, models) as 1.1,
+    whose prompt is the 1.0 input split into categories (but for long-document calls), and
+    writes only the 1.0 fields."""
+    kinds = "unknown_org,missing_field"  # the kinds both envelopes have
+    files = {}
+    for env in ("1.0", "1.1"):
+        for fmt in ("ndjson", "csv"):
+            path = tmp_path / env / f"usage.{fmt}"
+            generate(options(path, envelope=env, invalid_kinds=kinds), rich)
+            files[env, fmt] = path
+    header = files["1.0", "csv"].read_text().splitlines()[0]
+    assert header == ",".join(f'"{f}"' for f in ENVELOPE_1_0)
+    lines = files["1.0", "ndjson"].read_text().splitlines()
+    assert all(set(json.loads(line)) <= set(ENVELOPE_1_0) for line in lines if line.endswith("}"))
+    old, new = read_rows(files["1.0", "ndjson"]), read_rows(files["1.1", "ndjson"])
+    assert len(old) == len(new) == 6_000
+    same_prompt = 0
+    for a, b in zip(old, new, strict=True):
+        assert isinstance(a, dict) and isinstance(b, dict)
+        assert (a["event_id"], a["organization_id"], a["model"]) == (
+            b["event_id"],
+            b["organization_id"],
+            b["model"],
+        )
+        assert not any(a[f] for f in COUNTS - {"input_tokens", "output_tokens"})
+        assert a["service_tier"] is None and a["provider_cost_usd"] is None
+        if a["input_tokens"] is not None and b["input_tokens"] is not None:  # not missing_field
+            same_prompt += a["input_tokens"] == sum(b[f] for f in INPUT_COUNTS)
+    assert same_prompt > 0.99 * len(old)
+    assert read_rows(files["1.1", "csv"]) == new
 
 
 MEMORY_PROBE = """
