@@ -70,6 +70,9 @@ ALTER TABLE app.model_prices
     ADD CONSTRAINT ex_model_prices_no_overlap EXCLUDE USING gist (
         model_id WITH =, service_tier WITH =, above_input_tokens WITH =,
         tstzrange(effective_from, effective_to) WITH &&) WHERE (superseded_at IS NULL);
+-- fk_model_prices_corrects: "what corrected this version" without a scan.
+-- lint:allow squawk:require-concurrent-index-creation reference data (tens of rows), and CONCURRENTLY cannot run in a transaction
+CREATE INDEX idx_model_prices_corrects ON app.model_prices (corrects);
 COMMENT ON TABLE app.model_prices IS 'Price versions: per model, service tier and context tier (above_input_tokens), USD per million tokens (per thousand calls) of each category over [effective_from, effective_to); superseded_at marks a corrected version. docs/pricing.md.';
 COMMENT ON COLUMN app.model_prices.id IS 'The price version: app.usage_events.price_id records the version that costed the event.';
 COMMENT ON COLUMN app.model_prices.service_tier IS 'standard | batch | priority | flex: an event is priced by a version of its own service tier.';
