@@ -77,7 +77,8 @@ class FileStats:
         codes, counts = np.unique(classes, return_counts=True)
         self.classes.update(dict(zip(codes.tolist(), counts.tolist(), strict=True)))
         valid = pa.array(classes <= LATE)
-        rows = table.filter(valid)
+        needed = [*COUNTS, "service_tier", "status", "_provider_cost", "_cost"]
+        rows = table.select(needed).filter(valid)  # not the text columns: no copy of them
         for name in COUNTS:
             self.counts[name] += pc.sum(rows[name]).as_py() or 0
         tiers = pc.value_counts(pc.fill_null(rows["service_tier"], "standard").combine_chunks())

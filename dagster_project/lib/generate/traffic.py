@@ -516,24 +516,31 @@ def _costs(
         return np.zeros(n, np.int64)
     total_input = counts[:, IS_INPUT].sum(axis=1)
     chosen = np.full(n, -1)
-    for r in range(len(p.price_model)):  # ordered by context tier: the largest match wins
-        above = p.price_above[r]
-        hit = (model == p.price_model[r]) & (tier == p.price_tier[r])
-        hit &= (occurred >= p.price_from[r]) & (occurred < p.price_to[r])
-        if above:
-            hit &= total_input > above
-        chosen[hit] = r
+    for m in np.unique(p.price_model):  # per model, on its rows only
+        rows = np.nonzero(model == m)[0]
+        if not len(rows):
+            continue
+        t, at, total = tier[rows], occurred[rows], total_input[rows]
+        picked = np.full(len(rows), -1)
+        for r in np.nonzero(p.price_model == m)[0]:  # by context tier: the largest match wins
+            hit = (t == p.price_tier[r]) & (at >= p.price_from[r]) & (at < p.price_to[r])
+            if p.price_above[r]:
+                hit &= total > p.price_above[r]
+            picked[hit] = r
+        chosen[rows] = picked
     if (chosen < 0).any():
         raise AssertionError("a generated event has no price: the model mix should exclude it")
-    rates = p.price_rates[chosen]
-    if ((counts > 0) & (rates < 0)).any():
-        raise AssertionError("a generated count in a category its price does not offer")
-    rates = np.maximum(rates, 0)
-    if counts.size and int(counts.max()) * int(rates.max()) >= 2**62:
-        counts, rates = counts.astype(object), rates.astype(object)  # exact beyond int64
-    # tokens: count * rate(millionths) / 1e12 USD = count * rate / 100 units; calls: * 10
-    cost = np.where(PER_CALL, counts * rates * 10, (counts * rates + 50) // 100).sum(axis=1)
-    return cost.astype(np.int64)
+    cost = np.zeros(n, np.int64)
+    for i in np.nonzero(counts.any(axis=0))[0]:  # only the categories in use
+        count, rate = counts[:, i], p.price_rates[chosen, i]
+        if ((count > 0) & (rate < 0)).any():
+            raise AssertionError(f"a generated {CATEGORIES[i].count} its price does not offer")
+        rate = np.maximum(rate, 0)
+        if int(count.max()) * int(rate.max()) >= 2**62:  # exact beyond int64 (never realistic)
+            count, rate = count.astype(object), rate.astype(object)
+        # tokens: count * rate (millionths) / 1e12 USD = count * rate / 100 units; calls: * 10
+        cost += (count * rate * 10 if PER_CALL[i] else (count * rate + 50) // 100).astype(np.int64)
+    return cost
 
 
 def _provider_cost(rng: np.random.Generator, cost: np.ndarray) -> np.ndarray:
