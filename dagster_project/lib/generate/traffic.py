@@ -470,21 +470,21 @@ def _draw_categories(
     long_prompt = above + 1 + (rng.random(n) * np.maximum(span - 1, 1)).astype(np.int64)
     prompt = np.where(long, long_prompt, prompt)
 
+    # The slower draws (lognormal, beta, poisson) only for the rows that use them.
     thinks = chat & ok & offered[:, CAT["reasoning_output"]]
     thinks &= rng.random(n) >= REASONING_MINIMAL_SHARE
-    drawn = np.clip(rng.lognormal(np.log(REASONING[0]), REASONING[1], n), 1, MAX_REASONING)
-    reasoning = np.where(thinks, drawn.astype(np.int64), 0)
+    reasoning = np.zeros(n, np.int64)
+    drawn = rng.lognormal(np.log(REASONING[0]), REASONING[1], int(thinks.sum()))
+    reasoning[thinks] = np.clip(drawn, 1, MAX_REASONING).astype(np.int64)
     reasoning = np.minimum(reasoning, np.maximum(context - prompt - output, 0))
 
     ratio = p.org_cache[org]
     caches = chat & (ratio > 0)
-    share = rng.beta(
-        np.where(caches, ratio, 0.5) * CACHE_CONCENTRATION,
-        np.where(caches, 1 - ratio, 0.5) * CACHE_CONCENTRATION,
-    )
-    steps = np.minimum((prompt * share + CACHE_STEP / 2) // CACHE_STEP, prompt // CACHE_STEP)
-    read = np.where(caches & offered[:, CAT["cache_read_input"]], steps * CACHE_STEP, 0)
-    read = read.astype(np.int64)
+    reads = caches & offered[:, CAT["cache_read_input"]]
+    share = rng.beta(ratio[reads] * CACHE_CONCENTRATION, (1 - ratio[reads]) * CACHE_CONCENTRATION)
+    steps = (prompt[reads] * share + CACHE_STEP / 2) // CACHE_STEP
+    read = np.zeros(n, np.int64)
+    read[reads] = np.minimum(steps, prompt[reads] // CACHE_STEP).astype(np.int64) * CACHE_STEP
     can_5m = offered[:, CAT["cache_write_5m_input"]]
     can_1h = offered[:, CAT["cache_write_1h_input"]]
     writes = caches & (can_5m | can_1h) & (rng.random(n) < CACHE_WRITE_CALL_SHARE)
@@ -500,7 +500,7 @@ def _draw_categories(
     counts[:, CAT["reasoning_output"]] = reasoning
     for key, (call_share, mean) in PER_CALL_TOOLS.items():
         uses = chat & ok & offered[:, CAT[key]] & (rng.random(n) < call_share)
-        counts[:, CAT[key]] = np.where(uses, 1 + rng.poisson(mean, n), 0)
+        counts[uses, CAT[key]] = 1 + rng.poisson(mean, int(uses.sum()))
     return {"counts": counts, "tier": tier, "explicit_tier": p.org_explicit_tier[org]}
 
 
