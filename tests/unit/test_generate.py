@@ -535,14 +535,17 @@ REASONING_MODEL = "openai/o3-mini@2025-01-31"
 
 
 def rich_catalog(catalog: Catalog) -> Catalog:
-    """The seeded catalog with RICH's prices (per-token extras as a factor of the input rate,
-    per-call ones in USD per 1,000 calls) and a reasoning model. Built here, not read from
-    seeds/, so these tests do not depend on what the fixtures price."""
+    """The seeded catalog's base prices (standard tier, input and output) with RICH's on top
+    (per-token extras as a factor of the input rate, per-call ones in USD per 1,000 calls) and a
+    reasoning model. Built here, not read from seeds/, so these tests do not depend on what the
+    fixtures price beyond input and output."""
     models = []
     for m in catalog.models:
         extras, batch, above = RICH.get(m.name, ({}, None, None))
         rows = []
         for p in m.price_rows:
+            if p.service_tier != "standard" or p.above_input_tokens:
+                continue  # whatever else the seeds price: these tests set their own
             inp, out = p.rates[0], p.rates[4]
             assert inp is not None and out is not None
             per = {k: (v if k in ("web_search", "tool_call") else inp * Decimal(str(v)))
