@@ -562,7 +562,7 @@ def rich_catalog(catalog: Catalog) -> Catalog:
     reasoning = _rates(input=1.1, cache_read_input=0.55, output=4.4, reasoning_output=4.4)
     since = datetime(2025, 1, 31, tzinfo=UTC)
     models.append(
-        Model(REASONING_MODEL, "o3-mini", 200_000, "active", ((since, None),), (
+        Model(REASONING_MODEL, "o3-mini", 200_000, "active", (
             Price("standard", 0, since, None, reasoning),
             Price("batch", 0, since, None, tuple(r and r / 2 for r in reasoning)),
         ))

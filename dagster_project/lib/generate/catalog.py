@@ -55,30 +55,24 @@ class Model:
     name: str
     context_window: int
     status: str
-    # The base standard prices' periods [effective_from, effective_to): what makes an event
-    # costable at all (an envelope-1.0 event is standard tier).
-    prices: tuple[tuple[datetime, datetime | None], ...]
-    price_rows: tuple[Price, ...] = ()  # every price version: tiers, context tiers, rates
+    price_rows: tuple[Price, ...]  # every price version: tiers, context tiers, rates
 
     @property
     def embedding(self) -> bool:
         return "embed" in self.name
 
-    @property
-    def provider(self) -> str:
-        return self.ref.split("/", 1)[0]
+    def periods(self, tier: str = "standard") -> list[tuple[datetime, datetime | None]]:
+        """The tier's base prices' periods [effective_from, effective_to): what makes an event of
+        that tier costable at all (an envelope-1.0 event is standard tier)."""
+        return [
+            (p.effective_from, p.effective_to)
+            for p in self.price_rows
+            if p.service_tier == tier and p.above_input_tokens == 0
+        ]
 
     def priced_throughout(self, start: datetime, end: datetime, tier: str = "standard") -> bool:
         """A price is in effect at every instant of [start, end): ingestion can cost each event."""
-        periods = (
-            self.prices
-            if tier == "standard"
-            else [
-                (p.effective_from, p.effective_to)
-                for p in self.price_rows
-                if p.service_tier == tier and p.above_input_tokens == 0
-            ]
-        )
+        periods = self.periods(tier)
         covered = start
         for begin, until in sorted(periods, key=lambda p: p[0]):
             if begin > covered:
@@ -165,11 +159,6 @@ def load_catalog(seeds_dir: Path = SEEDS_DIR) -> Catalog:
             name=m["model_name"],
             context_window=m["context_window"],
             status=m["status"],
-            prices=tuple(
-                (p.effective_from, p.effective_to)
-                for p in rows.get(str(m["id"]), [])
-                if p.service_tier == "standard" and p.above_input_tokens == 0
-            ),
             price_rows=tuple(rows.get(str(m["id"]), [])),
         )
         for m in fx.models
