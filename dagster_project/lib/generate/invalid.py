@@ -25,7 +25,6 @@ from dagster_project.lib.generate.traffic import (
     NEW_COUNTS,
     NULLABLE,
     OPTIONAL_1_1,
-    SCHEMA,
 )
 from dagster_project.lib.pricing.categories import CATEGORIES, SERVICE_TIERS
 
@@ -141,7 +140,7 @@ class Corruptor:
         for record, kind, (a, b), raw in zip(records, kinds, picks, random_bytes, strict=True):
             getattr(self, f"_{self.kinds[kind]}")(record, int(a), int(b), raw.tobytes())
             record["_class"] = INVALID + int(kind)
-        broken = pa.Table.from_pylist(records, schema=SCHEMA)
+        broken = pa.Table.from_pylist(records, schema=table.schema)
         return pa.concat_tables([table.slice(0, rows.start), broken, table.slice(rows.stop)])
 
     def _bad_type(self, r: dict, a: int, b: int, raw: bytes) -> None:

@@ -77,20 +77,27 @@ class FileStats:
         codes, counts = np.unique(classes, return_counts=True)
         self.classes.update(dict(zip(codes.tolist(), counts.tolist(), strict=True)))
         valid = pa.array(classes <= LATE)
+        # Not the text columns (no copy of them); a 1.0 block has no 1.1 columns.
         needed = [*COUNTS, "service_tier", "status", "_provider_cost", "_cost"]
-        rows = table.select(needed).filter(valid)  # not the text columns: no copy of them
+        rows = table.select([n for n in needed if n in table.column_names]).filter(valid)
         for name in COUNTS:
-            self.counts[name] += pc.sum(rows[name]).as_py() or 0
+            if name in rows.column_names:
+                self.counts[name] += pc.sum(rows[name]).as_py() or 0
+        self.error_events += pc.sum(pc.equal(rows["status"], "error").cast(pa.int64())).as_py() or 0
+        computed = rows["_cost"]
+        self.computed_cost += pc.sum(computed).as_py() or 0
+        if "_provider_cost" not in rows.column_names:  # 1.0: standard tier, no provider cost
+            self.tiers["standard"] += rows.num_rows
+            self.cost += pc.sum(computed).as_py() or 0
+            return
         tiers = pc.value_counts(pc.fill_null(rows["service_tier"], "standard").combine_chunks())
         for item in tiers.to_pylist():
             self.tiers[item["values"]] += item["counts"]
-        self.error_events += pc.sum(pc.equal(rows["status"], "error").cast(pa.int64())).as_py() or 0
-        provider, computed = rows["_provider_cost"], rows["_cost"]
+        provider = rows["_provider_cost"]
         self.provider_cost_events += len(provider) - provider.null_count
         self.provider_discrepancies += (
             pc.sum(pc.not_equal(provider, computed).cast(pa.int64())).as_py() or 0
         )
-        self.computed_cost += pc.sum(computed).as_py() or 0
         self.cost += pc.sum(pc.coalesce(provider, computed)).as_py() or 0
 
     def merge(self, other: FileStats) -> None:

@@ -44,6 +44,11 @@ SCHEMA = pa.schema(
     + [pa.field("_class", pa.int8()), pa.field("_raw", pa.string()),
        pa.field("_cost", pa.int64()), pa.field("_provider_cost", pa.int64())]
 )  # fmt: skip
+# A 1.0 block's rows: the 1.0 fields and the private columns but `_provider_cost` (never sent).
+SCHEMAS = {
+    "1.0": pa.schema([f for f in SCHEMA if f.name in ENVELOPE_1_0 or f.name in ("_class", "_raw", "_cost")]),
+    "1.1": SCHEMA,
+}  # fmt: skip
 
 # Row classes (`_class`): invalid kind k is INVALID + k.
 ON_TIME, LATE, DUPLICATE_EXACT, DUPLICATE_RETRY, INVALID = 0, 1, 2, 3, 8
@@ -142,6 +147,7 @@ LONG_CONTEXT_SHARE = 0.004
 # except now and then (a rounding or billing difference of up to 2 %).
 PROVIDER_COST_SHARE, PROVIDER_DISCREPANCY_SHARE, PROVIDER_DISCREPANCY_MAX = 0.25, 0.02, 0.02
 TIER_NAMES = pa.array(list(SERVICE_TIERS))
+ERROR_CODES = pa.array([e[0] for e in ERRORS])
 STANDARD, BATCH = SERVICE_TIERS.index("standard"), SERVICE_TIERS.index("batch")
 
 
@@ -254,6 +260,17 @@ class Pools:
         self.price_from = np.array([r[3] for r in rows], np.int64)
         self.price_to = np.array([r[4] for r in rows], np.int64)
         self.price_rates = np.array([r[5] for r in rows], np.int64).reshape(len(rows), n_cats)
+        # (model, tier) with a single version over the window: its row, looked up directly;
+        # -1 where there are several (a price change, a context tier) or none.
+        self.price_single = np.full((n_models, n_tiers), -1)
+        versions = np.zeros((n_models, n_tiers), np.int64)
+        np.add.at(versions, (self.price_model, self.price_tier), 1)
+        for r in range(len(rows)):
+            if versions[self.price_model[r], self.price_tier[r]] == 1:
+                self.price_single[self.price_model[r], self.price_tier[r]] = r
+        self.price_several = np.unique(
+            self.price_model[versions[self.price_model, self.price_tier] > 1]
+        )
 
 
 def _ms(t: datetime) -> int:
@@ -336,34 +353,34 @@ def make_block(
         req[k][src] >= 0 for k in ("user", "key", "error", "meta")
     )
     counts = cats["counts"][src]
-    tier = cats["tier"][src]
-    named_tier = (tier != STANDARD) | cats["explicit_tier"][src]
-    has_provider = provider >= 0
-    table = pa.Table.from_arrays(
-        [
-            event_ids.take(s),
-            pools.org_ids.take(pa.array(req["org"][src])),
-            pools.user_ids.take(pa.array(req["user"][src], mask=~has_user)),
-            pools.key_ids.take(pa.array(req["key"][src], mask=~has_key)),
-            pools.model_refs.take(pa.array(req["model"][src])),
-            pa.array(OPERATIONS).take(pa.array(req["operation"][src])),
-            _rfc3339(occurred_all, req["offset"][src]),
-            pa.array(counts[:, CAT["input"]]),
-            pa.array(counts[:, CAT["output"]]),
-            *(pa.array(counts[:, COUNT_COLUMN[c]]) for c in NEW_COUNTS),
-            pa.array(req["latency_ms"][src]),
-            pa.array(["success", "error"]).take(pa.array(has_error.astype(np.int8))),
-            pa.array([e[0] for e in ERRORS]).take(pa.array(req["error"][src], mask=~has_error)),
-            TIER_NAMES.take(pa.array(tier, mask=~named_tier)),
-            _usd(provider, has_provider).take(s),
-            METADATA.take(pa.array(req["meta"][src], mask=~has_meta)),
-            pa.array(classes, pa.int8()),
-            pa.nulls(len(src), pa.string()),
-            pa.array(cost[src]),
-            pa.array(provider[src], mask=~has_provider[src]),
-        ],
-        schema=SCHEMA,
-    )
+    columns = {
+        "event_id": event_ids.take(s),
+        "organization_id": pools.org_ids.take(pa.array(req["org"][src])),
+        "user_id": pools.user_ids.take(pa.array(req["user"][src], mask=~has_user)),
+        "api_key_id": pools.key_ids.take(pa.array(req["key"][src], mask=~has_key)),
+        "model": pools.model_refs.take(pa.array(req["model"][src])),
+        "operation": pa.array(OPERATIONS).take(pa.array(req["operation"][src])),
+        "occurred_at": _rfc3339(occurred_all, req["offset"][src]),
+        "input_tokens": pa.array(counts[:, CAT["input"]]),
+        "output_tokens": pa.array(counts[:, CAT["output"]]),
+        "latency_ms": pa.array(req["latency_ms"][src]),
+        "status": pa.array(["success", "error"]).take(pa.array(has_error.astype(np.int8))),
+        "error_code": ERROR_CODES.take(pa.array(req["error"][src], mask=~has_error)),
+        "metadata": METADATA.take(pa.array(req["meta"][src], mask=~has_meta)),
+        "_class": pa.array(classes, pa.int8()),
+        "_raw": pa.nulls(len(src), pa.string()),
+        "_cost": pa.array(cost[src]),
+    }
+    if extra is not None:  # a 1.0 block does not carry what it never writes
+        tier = cats["tier"][src]
+        named_tier = (tier != STANDARD) | cats["explicit_tier"][src]
+        sent = provider >= 0
+        columns |= {c: pa.array(counts[:, COUNT_COLUMN[c]]) for c in NEW_COUNTS}
+        columns["service_tier"] = TIER_NAMES.take(pa.array(tier, mask=~named_tier))
+        columns["provider_cost_usd"] = _usd(provider, sent).take(s)
+        columns["_provider_cost"] = pa.array(provider[src], mask=~sent[src])
+    schema = SCHEMAS["1.0" if extra is None else "1.1"]
+    table = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
     return table, arrival_all, slice(n_valid, fresh)
 
 
@@ -515,14 +532,15 @@ def _costs(
     if not hasattr(p, "price_model"):
         return np.zeros(n, np.int64)
     total_input = counts[:, IS_INPUT].sum(axis=1)
-    chosen = np.full(n, -1)
-    for m in np.unique(p.price_model):  # per model, on its rows only
+    chosen = p.price_single[model, tier]
+    for m in p.price_several:  # per model with several versions, on its rows only
         rows = np.nonzero(model == m)[0]
         if not len(rows):
             continue
         t, at, total = tier[rows], occurred[rows], total_input[rows]
-        picked = np.full(len(rows), -1)
-        for r in np.nonzero(p.price_model == m)[0]:  # by context tier: the largest match wins
+        picked = chosen[rows]
+        several = (p.price_model == m) & (p.price_single[m, p.price_tier] < 0)
+        for r in np.nonzero(several)[0]:  # ordered by context tier: the largest match wins
             hit = (t == p.price_tier[r]) & (at >= p.price_from[r]) & (at < p.price_to[r])
             if p.price_above[r]:
                 hit &= total > p.price_above[r]
@@ -558,13 +576,13 @@ def _provider_cost(rng: np.random.Generator, cost: np.ndarray) -> np.ndarray:
 
 def _usd(units: np.ndarray, valid: np.ndarray) -> pa.Array:
     """Decimal text of amounts in 1e-10 USD (`0.0012345`, `3`): exact, no float; null where not
-    valid."""
-    units = np.where(valid, units, 0)
-    whole = pc.cast(pa.array(units // 10**10), pa.string())
-    fraction = pc.utf8_lpad(pc.cast(pa.array(units % 10**10), pa.string()), 10, "0")
+    valid. Formatted only for the valid rows, then spread back to their positions."""
+    sent = units[valid]
+    whole = pc.cast(pa.array(sent // 10**10), pa.string())
+    fraction = pc.utf8_lpad(pc.cast(pa.array(sent % 10**10), pa.string()), 10, "0")
     text = pc.binary_join_element_wise(whole, fraction, ".")
     text = pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
-    return pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+    return text.take(pa.array(np.cumsum(valid) - 1, mask=~valid))
 
 
 def _event_ids(ms: np.ndarray, random: np.ndarray) -> pa.Array:
