@@ -94,7 +94,7 @@ def main() -> None:
         "memory does not follow the row count: it settles at the allocator's high-water mark "
         "(250k rows stay a little below it, 1M and 4M rows reach the same level). NDJSON is "
         "the slowest format because its text is the largest (about 470 bytes per event in 1.1, "
-        "450 in 1.0). Envelope 1.1 costs about a fifth of the throughput: twelve more columns "
+        "450 in 1.0). Envelope 1.1 costs a quarter to a third of the throughput: twelve more columns "
         "to carry and write, the category draws and each event's exact cost.",
     ]
     path = write_section("generate-usage", "\n".join(lines))
