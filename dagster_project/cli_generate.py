@@ -96,7 +96,7 @@ def generate_usage_command(
     invalid_kinds: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated subset of: bad_type, negative_tokens, unknown_org, unknown_model, foreign_api_key, foreign_user, future_timestamp, missing_field, malformed_json (NDJSON only). Default: all the format allows."
+            help="Comma-separated subset of: bad_type, negative_tokens, unknown_org, unknown_model, foreign_api_key, foreign_user, future_timestamp, missing_field, malformed_json (NDJSON only), unpriced_category, exceeds_context_window (1.1 only). Default: all the format and envelope allow."
         ),
     ] = None,
     rows_per_file: Annotated[
@@ -105,6 +105,13 @@ def generate_usage_command(
             help="Split into numbered parts of at most this many rows.", show_default=False
         ),
     ] = None,
+    envelope: Annotated[
+        str,
+        typer.Option(
+            help="Envelope version: 1.1 (token categories, service tier, provider cost, as the "
+            "prices allow) or 1.0 (input and output tokens only, as files were before 1.1)."
+        ),
+    ] = "1.1",
     seeds_dir: Annotated[
         Path, typer.Option(help="Seed fixtures to read the tenants, keys and models from.")
     ] = SEEDS_DIR,
@@ -134,6 +141,7 @@ def generate_usage_command(
         invalid_fraction=invalid_fraction,
         invalid_kinds=invalid_kinds,
         rows_per_file=rows_per_file,
+        envelope=envelope,
     )
     catalog = load_catalog(seeds_dir)
     manifest_path = plan(options, catalog).manifest
@@ -168,8 +176,31 @@ def _print_summary(manifest: dict[str, Any], manifest_path: Path, seconds: float
         f"wrote {len(files)} {manifest['options']['format']} file(s), {size / 2**20:,.1f} MiB, "
         f"{t['rows']:,} rows in {seconds:.1f} s ({t['rows'] / max(seconds, 1e-9):,.0f} rows/s)"
     )
+    if manifest["envelope"] != "1.0":
+        _print_categories(t)
     for f in files[:5]:
         console.print(f"  {manifest_path.parent / f['path']}: {f['rows']:,} rows")
     if len(files) > 5:
         console.print(f"  ... and {len(files) - 5} more")
     console.print(f"manifest: {manifest_path}")
+
+
+def _print_categories(t: dict[str, Any]) -> None:
+    """Envelope 1.1: what the valid events hold beyond input and output."""
+    from dagster_project.lib.pricing.categories import CATEGORIES
+
+    table = Table(title="valid events: categories, tiers, costs")
+    table.add_column("")
+    table.add_column("total", justify="right")
+    for c in CATEGORIES:
+        table.add_row(c.count, f"{t[f'valid_{c.count}']:,}")
+    for tier, count in t["valid_by_service_tier"].items():
+        table.add_row(f"service_tier {tier}", f"{count:,} events")
+    table.add_row(
+        "provider_cost_usd sent",
+        f"{t['valid_provider_cost_events']:,} events "
+        f"({t['valid_provider_cost_discrepancies']:,} differ from the price)",
+    )
+    table.add_row("cost by the prices", f"{t['valid_computed_cost_usd']} USD")
+    table.add_row("cost_usd stored", f"{t['valid_cost_usd']} USD")
+    console.print(table)

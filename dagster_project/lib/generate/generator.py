@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from dagster_project.lib.errors import InvalidInput
 from dagster_project.lib.generate.catalog import Catalog, Model, Org, load_catalog
 from dagster_project.lib.generate.invalid import KINDS, Corruptor, available_kinds
 from dagster_project.lib.generate.output import (
+    COUNTS,
     DAY_PLACEHOLDER,
     EXTENSIONS,
     FORMATS,
@@ -42,11 +44,14 @@ from dagster_project.lib.generate.traffic import (
     DAY_MS,
     DUPLICATE_EXACT,
     DUPLICATE_RETRY,
+    ENVELOPES,
     HOUR_MS,
     INVALID,
     LATE,
     ON_TIME,
+    PROFILES,
     Mix,
+    OrgProfile,
     Pools,
     hour_weights,
     make_block,
@@ -87,6 +92,9 @@ class GenerateOptions:
     invalid_fraction: float = 0.005
     invalid_kinds: str | None = None  # "unknown_org,missing_field"; default: all the format allows
     rows_per_file: int | None = None
+    # 1.1: token categories, service tiers and provider costs (lib/generate/traffic.py);
+    # 1.0: input and output tokens only, the files the generator wrote before 1.1.
+    envelope: str = "1.1"
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ class Plan:
     models: tuple[Model, ...]
     model_weights: tuple[float, ...]
     kinds: tuple[str, ...]
+    window: tuple[datetime, datetime]  # where occurred_at can fall: prices are read over it
+    profiles: tuple[OrgProfile, ...]  # per selected organization
 
 
 def plan(options: GenerateOptions, catalog: Catalog) -> Plan:
@@ -122,16 +132,16 @@ def plan(options: GenerateOptions, catalog: Catalog) -> Plan:
     _check(o.events is None or o.events >= 0, "--events must be >= 0")
     _check(o.events_per_hour is None or o.events_per_hour >= 0, "--events-per-hour must be >= 0")
     _check(o.rows_per_file is None or o.rows_per_file >= 1, "--rows-per-file must be >= 1")
+    _check(o.envelope in ENVELOPES, f"--envelope must be one of {', '.join(ENVELOPES)}")
 
     fmt, target = _resolve_output(o.output, o.format)
     start = o.start or datetime.now(UTC).date() - timedelta(days=o.days)
     orgs = _select_orgs(catalog, o.orgs)
     # Models need a price from the earliest late row to a day past the window (retries).
     first = _utc(start) - timedelta(days=o.max_late_days if o.late_fraction else 0)
-    models, weights = _model_mix(
-        catalog, o.model_mix, first, _utc(start) + timedelta(days=o.days + 1)
-    )
-    possible = available_kinds(catalog, orgs, fmt)
+    window = (first, _utc(start) + timedelta(days=o.days + 1))
+    models, weights = _model_mix(catalog, o.model_mix, *window)
+    possible = available_kinds(catalog, orgs, fmt, o.envelope, models, window)
     if o.invalid_kinds:
         kinds = list(dict.fromkeys(k.strip() for k in o.invalid_kinds.split(",") if k.strip()))
         for kind in kinds:
@@ -149,7 +159,12 @@ def plan(options: GenerateOptions, catalog: Catalog) -> Plan:
         else f"{start:%Y%m%d}-{start + timedelta(o.days - 1):%Y%m%d}"
     )
     manifest_name = str(o.output).rstrip("/\\").replace(DAY_PLACEHOLDER, label) + ".manifest.json"
-    return Plan(o, fmt, target, Path(manifest_name), start, orgs, models, weights, tuple(kinds))
+    # A tenant's profile follows its position in the seeds, whichever tenants are selected.
+    profiles = tuple(PROFILES[catalog.orgs.index(org) % len(PROFILES)] for org in orgs)
+    return Plan(
+        o, fmt, target, Path(manifest_name), start, orgs, models, weights, tuple(kinds), window,
+        profiles,
+    )  # fmt: skip
 
 
 def generate_usage(
@@ -163,7 +178,12 @@ def generate_usage(
     p = plan(options, catalog)
     o = p.options
     pools = Pools(
-        p.orgs, 1.0 / np.arange(1, len(p.orgs) + 1) ** ORG_SKEW, p.models, np.array(p.model_weights)
+        p.orgs,
+        1.0 / np.arange(1, len(p.orgs) + 1) ** ORG_SKEW,
+        p.models,
+        np.array(p.model_weights),
+        p.window,
+        p.profiles,
     )
     mix = Mix(
         o.error_rate,
@@ -172,11 +192,11 @@ def generate_usage(
         o.invalid_fraction,
         o.max_late_days * DAY_MS,
     )
-    corruptor = Corruptor(catalog, p.orgs, p.kinds)
+    corruptor = Corruptor(catalog, p.orgs, p.kinds, o.envelope, p.models, p.window)
     start_ms = int(_utc(p.start).timestamp() * 1000)
     counts = _hour_counts(p, start_ms)
 
-    output, written = Output(p.target, p.fmt, o.rows_per_file), 0
+    output, written = Output(p.target, p.fmt, o.rows_per_file, o.envelope), 0
     for hour, rows in enumerate(counts.tolist()):
         hour_ms = start_ms + hour * HOUR_MS
         blocks = math.ceil(rows / BLOCK_ROWS)
@@ -184,9 +204,14 @@ def generate_usage(
             # The block's rows and its own slice of the hour, so blocks stay in time order.
             n = rows // blocks + (b < rows % blocks)
             rng = np.random.default_rng([o.seed, 1, hour_ms // HOUR_MS, b])
+            extra = (
+                np.random.default_rng([o.seed, 2, hour_ms // HOUR_MS, b])
+                if o.envelope != "1.0"
+                else None
+            )
             begin, end = hour_ms + HOUR_MS * b // blocks, hour_ms + HOUR_MS * (b + 1) // blocks
             table, arrival, invalid = make_block(
-                rng, pools, mix, n, begin, end - begin, hour_ms - hour % 24 * HOUR_MS
+                rng, pools, mix, n, begin, end - begin, hour_ms - hour % 24 * HOUR_MS, extra
             )
             if invalid.stop > invalid.start:
                 table = corruptor.apply(rng, table, invalid)
@@ -216,11 +241,7 @@ def _manifest(p: Plan, files: list[FileStats]) -> dict[str, Any]:
     base = p.manifest.parent
     totals = FileStats(Path(), None)
     for f in files:
-        totals.rows += f.rows
-        totals.classes.update(f.classes)
-        totals.input_tokens += f.input_tokens
-        totals.output_tokens += f.output_tokens
-        totals.error_events += f.error_events
+        totals.merge(f)
     options = {
         k: (str(v) if isinstance(v, Path | date) else v) for k, v in asdict(p.options).items()
     }
@@ -231,7 +252,12 @@ def _manifest(p: Plan, files: list[FileStats]) -> dict[str, Any]:
         "generator": "platformctl generate-usage",
         "options": options,
         "window": {"start": f"{p.start}T00:00:00Z", "end": f"{end}T00:00:00Z"},
+        "envelope": p.options.envelope,
         "organizations": [o.slug for o in p.orgs],
+        # How each tenant uses envelope 1.1 (traffic.PROFILES); only where the prices allow.
+        "organization_profiles": {
+            o.slug: asdict(profile) for o, profile in zip(p.orgs, p.profiles, strict=True)
+        },
         # Shares of requests per model (normalised weights).
         "model_mix": {
             m.ref: round(w / sum(p.model_weights), 6)
@@ -266,9 +292,21 @@ def _counts(s: FileStats, kinds: tuple[str, ...]) -> dict[str, Any]:
         "invalid": sum(c[INVALID + i] for i in range(len(kinds))),
         "invalid_by_kind": {k: c[INVALID + i] for i, k in enumerate(kinds)},
         "valid_error_events": s.error_events,
-        "valid_input_tokens": s.input_tokens,
-        "valid_output_tokens": s.output_tokens,
+        **{f"valid_{name}": s.counts[name] for name in COUNTS},
+        "valid_by_service_tier": dict(sorted(s.tiers.items())),
+        # cost_source 'provider' events, and those whose provider cost differs from the price's
+        "valid_provider_cost_events": s.provider_cost_events,
+        "valid_provider_cost_discrepancies": s.provider_discrepancies,
+        # Exact decimals: the sum of every valid event's cost by the prices, and of cost_usd as
+        # ingestion must store it (the provider's where sent).
+        "valid_computed_cost_usd": _usd(s.computed_cost),
+        "valid_cost_usd": _usd(s.cost),
     }
+
+
+def _usd(units: int) -> str:
+    """An amount in 1e-10 USD as exact decimal text with 10 places."""
+    return str(Decimal(units).scaleb(-10).quantize(Decimal(1).scaleb(-10)))
 
 
 def _expected(s: FileStats, kinds: tuple[str, ...]) -> dict[str, int]:
