@@ -33,7 +33,9 @@ Rejected, measured on 2 cores with 2M events over 2 days (docs/performance.md):
     transaction still holds every row; 243 / 272 MB at 1M / 2M for that statement alone, before
     the duplicate check (which then failed with 128MB), and it writes every row twice.
   * checkpoint per commit (wal_autocheckpoint's default 16MB) with small chunks: 100k-row chunks
-    spent ~130 ms a COMMIT on the checkpoint (20 commits, 2.6 s of a 9 s load)."""
+    spent ~130 ms a COMMIT on the checkpoint (20 commits, 2.6 s of a 9 s load).
+  * small chunks (100k-200k events): flattest RSS (304-364 MB) but each chunk's SELECT rescans
+    its day partitions (no occurred_at index on the operational side): 0.5-0.6 of the rate."""
 
 from __future__ import annotations
 
@@ -55,8 +57,8 @@ from dagster_project.lib.warehouse.export import SET_PADS, ExportTable, select_s
 # (docs/performance.md "Warehouse load"):
 LOADER_SETTINGS = (
     # The buffer pool: with chunks it holds one chunk's pinned rows plus cached blocks. 96MB with
-    # 200k-row chunks: 345 / 357 MB peak RSS at 1M / 2M; 128MB with 500k-row chunks: 404 / 447 MB
-    # (+11%); 64MB with 250k-row chunks failed "Out of Memory" in the duplicate check.
+    # 500k-event chunks: 350 / 397 / 406 MB peak RSS (+2% from 1M to 2M); 128MB: 404 / 447 MB at
+    # 1M / 2M (+11%); 64MB with 250k-event chunks failed "Out of Memory" in the duplicate check.
     "SET memory_limit = '96MB'",
     # Landing's rows have no order that matters; keeping it cost RSS (1M / 2M in one transaction:
     # 495 / 583 MB with DuckDB's defaults, 423 / 511 MB without order or the 256MB limit).
@@ -65,10 +67,11 @@ LOADER_SETTINGS = (
     # chunk's COMMIT: ~130 ms each, 2.6 s of a 2M-event load in 100k chunks), and at close.
     "SET checkpoint_threshold = '256MB'",
 )
-# Events per warehouse transaction (whole hours, so an hour above it is a chunk of its own):
-# 200k kept peak RSS flat (+3% from 1M to 2M) at 96MB; 100k at 64MB was flatter still (311 /
-# 304 MB) but pays a commit, a DELETE scan and the checks per chunk; 500k grew 11%.
-CHUNK_EVENTS = 200_000
+# Events per warehouse transaction (whole hours, so an hour above it is a chunk of its own).
+# Each chunk is its own SELECT, and app.usage_events has no index on occurred_at, so a chunk
+# rescans its day partitions: 200k-event chunks kept RSS as flat (355 / 364 MB at 1M / 2M) but
+# ran at 0.52-0.57 of one transaction's rate, 350k at ~0.7; 500k ran at ~0.9-1.0.
+CHUNK_EVENTS = 500_000
 LANDING_TYPES = (
     "SELECT table_name, column_name, data_type FROM information_schema.columns "
     "WHERE table_schema = 'landing'"
