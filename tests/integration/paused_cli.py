@@ -3,8 +3,9 @@ the load are written (uncommitted), write MARKER and sleep, so a test can kill -
 that point. Usage: python paused_cli.py MARKER ARGS...
 
 PAUSED_CLI_AT=N pauses in the Nth warehouse transaction instead of the first (the DuckDB loader
-commits every duck.CHUNK_EVENTS events; PAUSED_CLI_CHUNK_EVENTS sets that), so the first N-1
-have committed when the test kills the process."""
+commits every duck.CHUNK_EVENTS events or CHUNK_HOURS hours; PAUSED_CLI_CHUNK_EVENTS and
+PAUSED_CLI_CHUNK_HOURS set them), so the first N-1 have committed when the test kills the
+process."""
 
 import os
 import sys
@@ -19,6 +20,8 @@ marker = Path(sys.argv[1])
 pause_at = int(os.environ.get("PAUSED_CLI_AT", "1"))
 if "PAUSED_CLI_CHUNK_EVENTS" in os.environ:
     duck.CHUNK_EVENTS = int(os.environ["PAUSED_CLI_CHUNK_EVENTS"])
+if "PAUSED_CLI_CHUNK_HOURS" in os.environ:
+    duck.CHUNK_HOURS = int(os.environ["PAUSED_CLI_CHUNK_HOURS"])
 calls = 0
 
 

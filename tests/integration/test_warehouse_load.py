@@ -194,9 +194,14 @@ def test_duckdb_killed_between_its_chunk_transactions_leaves_each_hour_old_or_ne
     new = _events_by_hour(expected(seeded, table))
     hours = sorted(new)
     marker = tmp_path / "paused"
-    # One hour per chunk; paused in the second chunk's transaction: the first has committed.
-    process = _cli_load(seeded, wh, pause_marker=marker,
-                        env={"PAUSED_CLI_CHUNK_EVENTS": "1", "PAUSED_CLI_AT": "2"})  # fmt: skip
+    # One hour with events per chunk (no cap on hours, so the century's empty hours before the
+    # first go with it); paused in the second chunk's transaction: the first has committed.
+    env = {
+        "PAUSED_CLI_CHUNK_EVENTS": "1",
+        "PAUSED_CLI_CHUNK_HOURS": "10000000",
+        "PAUSED_CLI_AT": "2",
+    }
+    process = _cli_load(seeded, wh, pause_marker=marker, env=env)
     try:
         _wait_paused(process, marker)
     finally:

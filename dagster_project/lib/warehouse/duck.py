@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from dagster_project.lib.db.postgres import connect_adbc
 from dagster_project.lib.migrations.drivers.duckdb import duckdb_path
-from dagster_project.lib.rollup.ranges import HourRange
+from dagster_project.lib.rollup.ranges import HOUR, HourRange
 from dagster_project.lib.warehouse import common
 from dagster_project.lib.warehouse.common import Job, Landed
 from dagster_project.lib.warehouse.errors import WarehouseError
@@ -57,21 +57,26 @@ from dagster_project.lib.warehouse.export import SET_PADS, ExportTable, select_s
 # (docs/performance.md "Warehouse load"):
 LOADER_SETTINGS = (
     # The buffer pool: with chunks it holds one chunk's pinned rows plus cached blocks. 96MB with
-    # 500k-event chunks: 350 / 397 / 406 MB peak RSS (+2% from 1M to 2M); 128MB: 404 / 447 MB at
-    # 1M / 2M (+11%); 64MB with 250k-event chunks failed "Out of Memory" in the duplicate check.
+    # 500k-event chunks: 350 / 382 / 406 MB peak RSS at 0.5M / 1M / 2M (medians of 3; the single
+    # transaction: 343 / 452 / 509); 128MB: 404 / 447 MB at 1M / 2M (+11%); 64MB with 250k-event
+    # chunks failed "Out of Memory" in the duplicate check.
     "SET memory_limit = '96MB'",
     # Landing's rows have no order that matters; keeping it cost RSS (1M / 2M in one transaction:
     # 495 / 583 MB with DuckDB's defaults, 423 / 511 MB without order or the 256MB limit).
     "SET preserve_insertion_order = false",
-    # Checkpoint when the WAL passes 256MB (DuckDB's default 16MB checkpointed at nearly every
-    # chunk's COMMIT: ~130 ms each, 2.6 s of a 2M-event load in 100k chunks), and at close.
-    "SET checkpoint_threshold = '256MB'",
+    # checkpoint_threshold stays DuckDB's 16MB: raising it to 256MB saved the checkpoint most
+    # small chunks' COMMITs paid (~130 ms each), but after kill -9 a read-only open (an analyst)
+    # then failed replaying the WAL ("Could not write file"); with 500k-event chunks a 2M load
+    # commits 4 times.
 )
 # Events per warehouse transaction (whole hours, so an hour above it is a chunk of its own).
 # Each chunk is its own SELECT, and app.usage_events has no index on occurred_at, so a chunk
 # rescans its day partitions: 200k-event chunks kept RSS as flat (355 / 364 MB at 1M / 2M) but
 # ran at 0.52-0.57 of one transaction's rate, 350k at ~0.7; 500k ran at ~0.9-1.0.
 CHUNK_EVENTS = 500_000
+# Hours per warehouse transaction: each hour has a landing.loaded_hours row, empty or not, and a
+# century's range (876k hours, as the tests load) held in one transaction ran out of the 96MB.
+CHUNK_HOURS = 50_000
 LANDING_TYPES = (
     "SELECT table_name, column_name, data_type FROM information_schema.columns "
     "WHERE table_schema = 'landing'"
@@ -130,18 +135,25 @@ def _load(cur: Any, wh: duckdb.DuckDBPyConnection, job: Job, types: dict) -> Lan
 
 
 def chunks(job: Job, fingerprint: dict) -> list[Job]:
-    """The job cut into contiguous hour ranges of at most CHUNK_EVENTS events each (by the
-    snapshot's fingerprint), each loaded in its own warehouse transaction. An hour is never
-    split: an hour holding more than CHUNK_EVENTS events is a chunk of its own."""
+    """The job cut into contiguous hour ranges of at most CHUNK_EVENTS events (by the snapshot's
+    fingerprint) and CHUNK_HOURS hours each, each loaded in its own warehouse transaction. An
+    hour is never split: an hour holding more than CHUNK_EVENTS events is a chunk of its own."""
     out = []
+    span = CHUNK_HOURS * HOUR
     for whole in job.ranges:
         start, events = whole.start, 0
         for hour in sorted(h for h in fingerprint if whole.start <= h < whole.end):
+            while hour - start >= span:
+                out.append(HourRange(start, start + span))
+                start, events = start + span, 0
             n = fingerprint[hour][0]
             if events and events + n > CHUNK_EVENTS:
                 out.append(HourRange(start, hour))
                 start, events = hour, 0
             events += n
+        while whole.end - start > span:
+            out.append(HourRange(start, start + span))
+            start += span
         out.append(HourRange(start, whole.end))
     return [dataclasses.replace(job, ranges=(r,)) for r in out]
 
