@@ -29,13 +29,23 @@ from ingest_helpers import (
     write_ndjson,
 )
 from psycopg import errors
-from warehouse_helpers import KEY, TARGETS, add_events, everything, make_warehouse, warehouse_rows
+from warehouse_helpers import (
+    KEY,
+    TARGETS,
+    add_events,
+    everything,
+    expected,
+    landing,
+    make_warehouse,
+    warehouse_rows,
+)
 
 from dagster_project.lib.ingest import ingest_file
 from dagster_project.lib.ingest import loader as ingest_loader
 from dagster_project.lib.rollup.ranges import HOUR, floor_hour
 from dagster_project.lib.seeds import seed_database
 from dagster_project.lib.warehouse import load_hours, stale_hours, touched_hour_ranges
+from dagster_project.lib.warehouse.export import EVENTS, export_plan
 
 ALL_TIME = [(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))]
 SINCE, UNTIL = ALL_TIME[0]
@@ -94,7 +104,9 @@ def test_an_empty_range_loads_zero_hours_and_keeps_other_hours(seeded, warehouse
     assert_exact(seeded, warehouse_url)
 
 
-def _cli_load(op: str, wh: str, pause_marker: Path | None = None) -> subprocess.Popen:
+def _cli_load(
+    op: str, wh: str, pause_marker: Path | None = None, env: dict | None = None
+) -> subprocess.Popen:
     # With a marker: the loader pauses (and writes it) after the events, before the commit, a
     # fault the test injects (tests/integration/paused_cli.py), not a hook in the loader.
     runner = (
@@ -105,7 +117,7 @@ def _cli_load(op: str, wh: str, pause_marker: Path | None = None) -> subprocess.
     return subprocess.Popen(
         [sys.executable, *runner, "warehouse", "load", "--from", "2000-01-01",
          "--to", "2100-01-01", "--database-url", op, "--warehouse-url", wh, "--json"],
-        env={**os.environ, "WAREHOUSE_PSEUDONYM_KEY": KEY.decode()},
+        env={**os.environ, "WAREHOUSE_PSEUDONYM_KEY": KEY.decode(), **(env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -139,6 +151,75 @@ def test_a_loader_killed_mid_load_leaves_the_last_load_then_a_rerun_is_exact(
     assert rerun.returncode == 0, err
     assert b'"events": 2542' in out
     assert_exact(seeded, warehouse_url)
+
+
+def _wait_paused(process: subprocess.Popen, marker: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the loader never reached the pause point"
+        time.sleep(0.05)
+
+
+def _events_by_hour(rows: list[tuple]) -> dict[datetime, list[tuple]]:
+    at = export_plan()[EVENTS].target_columns.index("occurred_at")
+    out: dict[datetime, list[tuple]] = {}
+    for row in rows:
+        out.setdefault(floor_hour(row[at]), []).append(row)
+    return out
+
+
+def test_duckdb_killed_between_its_chunk_transactions_leaves_each_hour_old_or_new(
+    seeded, tmp_path, make_db_url
+):
+    """The DuckDB loader commits bounded chunks of whole hours (duck.CHUNK_EVENTS; its memory
+    then stays flat in the load's size). kill -9 after the first chunk committed and while the
+    second is written: every hour holds exactly its old rows or exactly its new ones, its
+    loaded_hours fingerprint says which (stale_hours names the old ones), and a rerun repairs."""
+    wh = make_warehouse("duckdb", tmp_path, make_db_url)
+    load_hours(seeded, wh, ALL_TIME, pseudonym_key=KEY, load_id="first")
+    table = export_plan()[EVENTS]
+    old = _events_by_hour(landing(wh, table))
+    assert len(old) >= 3, "the seed must span three hours for three chunks"
+    with psycopg.connect(seeded, autocommit=True) as conn:  # a late event in every hour
+        conn.execute(
+            "INSERT INTO app.usage_events (occurred_at, organization_id, user_id, api_key_id, "
+            "model_id, input_tokens, output_tokens, latency_ms, event_id, operation, status, "
+            "error_code, cost_usd, metadata) SELECT DISTINCT ON (date_trunc('hour', occurred_at)) "
+            "occurred_at, organization_id, user_id, api_key_id, model_id, input_tokens, "
+            "output_tokens, latency_ms, 'late-' || event_id, operation, status, error_code, "
+            "cost_usd, metadata FROM app.usage_events ORDER BY date_trunc('hour', occurred_at)"
+        )
+        conn.execute("UPDATE app.organizations SET name = name || ' renamed'")
+    new = _events_by_hour(expected(seeded, table))
+    hours = sorted(new)
+    marker = tmp_path / "paused"
+    # One hour with events per chunk (no cap on hours, so the century's empty hours before the
+    # first go with it); paused in the second chunk's transaction: the first has committed.
+    env = {
+        "PAUSED_CLI_CHUNK_EVENTS": "1",
+        "PAUSED_CLI_CHUNK_HOURS": "10000000",
+        "PAUSED_CLI_AT": "2",
+    }
+    process = _cli_load(seeded, wh, pause_marker=marker, env=env)
+    try:
+        _wait_paused(process, marker)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    after = _events_by_hour(landing(wh, table))
+    assert after[hours[0]] == new[hours[0]]  # the committed chunk: entirely new
+    for hour in hours[1:]:  # the killed chunk and those never started: entirely old
+        assert after[hour] == old[hour], hour
+    assert stale_hours(seeded, wh, SINCE, UNTIL) == hours[1:]
+    dimensions = everything(seeded, wh)  # committed with the first chunk, from its snapshot
+    assert all(landed == wanted for name, (landed, wanted) in dimensions.items() if name != EVENTS)
+
+    rerun = _cli_load(seeded, wh)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert_exact(seeded, wh)
 
 
 # -- two ingesters committing out of order around a load ------------------------------------------

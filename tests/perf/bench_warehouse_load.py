@@ -4,7 +4,7 @@ Run with `make bench` (or `.venv/bin/python tests/perf/bench_warehouse_load.py`;
 WAREHOUSE_BENCH_EVENTS overrides the 1M events). Writes the "warehouse" section of
 docs/performance.md.
 
-A scratch operational database (migrated, seeded) gets 1M events over two days (70% with
+A scratch operational database (migrated, seeded) gets 2M events over four days (70% with
 metadata, so the pseudonym is computed for most rows), inserted set-based (the rollup trigger
 keeps app.usage_hourly). Each measurement runs in a child process (peak RSS from wait4) into a
 freshly migrated warehouse:
@@ -16,8 +16,11 @@ freshly migrated warehouse:
     computed by the operational server), to tell the pseudonym's cost from the loader's own;
   * reload: `load_hours` of the same two days once more, timed the second time: what a
     late-event reload pays (the hours are deleted, then inserted again);
-  * load, 1 day: `load_hours` over the first day only (half the rows), to show peak memory does
-    not grow with the data size.
+  * load, 1 day / 4 days: `load_hours` over the first day only (half the rows) and over all
+    four days the database holds (twice the rows), to show peak memory does not grow with the
+    data size.
+The operational database holds 2M events over four days (twice EVENTS); every mode but the
+4-day load reads the first two days (EVENTS rows).
 """
 
 from __future__ import annotations
@@ -46,8 +49,12 @@ from dagster_project.lib.db.postgres import (  # noqa: E402
 
 EVENTS = int(os.environ.get("WAREHOUSE_BENCH_EVENTS", 1_000_000))
 KEY = b"bench-pseudonym-key"
-DAY0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+DAY0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=4)
 WINDOW = (DAY0, DAY0 + timedelta(days=2))
+WHOLE = (DAY0, DAY0 + timedelta(days=4))  # 2 * EVENTS: the memory slope's far point
+IN_WINDOW = (
+    f" WHERE occurred_at >= '{WINDOW[0].isoformat()}' AND occurred_at < '{WINDOW[1].isoformat()}'"
+)
 INSERT_EVENTS = """
 INSERT INTO app.usage_events (occurred_at, organization_id, user_id, api_key_id, model_id,
     input_tokens, output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata,
@@ -62,7 +69,7 @@ FROM generate_series(1, %(n)s) AS i
 CROSS JOIN LATERAL (SELECT id FROM app.organizations ORDER BY id OFFSET i %% 3 LIMIT 1) AS o
 CROSS JOIN LATERAL (SELECT id FROM app.model_registry ORDER BY id OFFSET i %% 5 LIMIT 1) AS m
 """
-MODES = ("floor", "floor_hmac", "load", "reload", "load_half")
+MODES = ("floor", "floor_hmac", "load", "reload", "load_half", "load_double")
 FLOOR_SELECT = (
     "SELECT occurred_at, received_at, organization_id, user_id, api_key_id, model_id, input_tokens, "
     "output_tokens, latency_ms, event_id, operation, status, error_code, cost_usd, metadata::text "
@@ -83,8 +90,9 @@ def child(mode: str, op_url: str, wh_url: str) -> None:
     if mode == "reload":  # the hours are in the warehouse already: a late-event reload
         load_hours(op_url, wh_url, [WINDOW], pseudonym_key=KEY, load_id="bench-first")
     started = time.perf_counter()
-    if mode in ("load", "load_half", "reload"):
-        window = (WINDOW[0], WINDOW[0] + timedelta(days=1)) if mode == "load_half" else WINDOW
+    if mode in ("load", "load_half", "reload", "load_double"):
+        window = {"load_half": (WINDOW[0], WINDOW[0] + timedelta(days=1)),
+                  "load_double": WHOLE}.get(mode, WINDOW)  # fmt: skip
         rows = load_hours(op_url, wh_url, [window], pseudonym_key=KEY, load_id="bench").events
     elif wh_url.startswith("duckdb:"):
         rows = _floor_duckdb(op_url, wh_url, hmac=mode == "floor_hmac")
@@ -97,7 +105,7 @@ def _hmac_select(casts: dict[str, str] | None = None) -> str:
     """The loader's export SELECT of the events (pseudonym included), as text."""
     from dagster_project.lib.warehouse.export import EVENTS, export_plan, select_sql
 
-    return select_sql(export_plan()[EVENTS], casts=casts).as_string(None)
+    return select_sql(export_plan()[EVENTS], casts=casts).as_string(None) + IN_WINDOW
 
 
 def _set_pads(execute) -> None:
@@ -122,7 +130,7 @@ def _floor_duckdb(op_url: str, wh_url: str, hmac: bool) -> int:
         if hmac:
             _set_pads(cur.execute)
             cur.fetchall()
-        cur.execute(_hmac_select() if hmac else FLOOR_SELECT)
+        cur.execute(_hmac_select() if hmac else FLOOR_SELECT + IN_WINDOW)
         wh.register("src", cur.fetch_record_batch())
         wh.execute(
             "INSERT INTO landing.usage_events SELECT * REPLACE (CAST(cost_usd AS DECIMAL(18,10)) AS cost_usd) FROM src"
@@ -132,7 +140,7 @@ def _floor_duckdb(op_url: str, wh_url: str, hmac: bool) -> int:
 
 def _floor_postgres(op_url: str, wh_url: str, hmac: bool) -> int:
     with psycopg.connect(op_url) as op, psycopg.connect(wh_url) as wh:
-        select = FLOOR_SELECT
+        select = FLOOR_SELECT + IN_WINDOW
         if hmac:
             _set_pads(op.execute)
             types = {c: t for c, t in wh.execute(
@@ -160,7 +168,7 @@ def _migrated(url: str, target: str) -> None:
 
 
 def operational(
-    base: str, *, start: datetime = DAY0, seconds: int = 172_800, events: int = EVENTS
+    base: str, *, start: datetime = DAY0, seconds: int = 345_600, events: int = 2 * EVENTS
 ) -> str:
     """A migrated, seeded scratch operational database with `events` spread evenly over
     `seconds` from `start`; the caller drops it."""
@@ -227,7 +235,7 @@ def render(results: dict) -> str:
         "## Warehouse load: `load_hours` vs the raw fast path (issue 8)",
         "",
         f"`.venv/bin/python tests/perf/bench_warehouse_load.py` ({EVENTS:,} events over two days, "
-        "70% with metadata; each run a child process into a freshly migrated warehouse). "
+        "twice that over four for the last row, 70% with metadata; each run a child process into a freshly migrated warehouse). "
         f"{environment_line()}.",
         "",
         "| Target | Path | Rows | Seconds | Rows/s | Peak RSS (MB) | vs floor | vs floor + HMAC |",
@@ -239,7 +247,8 @@ def render(results: dict) -> str:
                   else "floor: raw binary COPY → COPY",
                   "floor_hmac": "floor + metadata HMAC", "load": "load_hours",
                   "reload": "load_hours again, hours already there",
-                  "load_half": "load_hours, first day only"}  # fmt: skip
+                  "load_half": "load_hours, first day only",
+                  "load_double": "load_hours, four days"}  # fmt: skip
         for mode in MODES:
             label = labels[mode]
             r = results[(target, mode)]
@@ -251,13 +260,14 @@ def render(results: dict) -> str:
         "`load_hours` reads as platform_loader in one REPEATABLE READ snapshot, computes the metadata "
         "pseudonym server-side (HMAC-SHA256 from the built-in sha256(); pgcrypto is not installed), "
         "then writes in one warehouse transaction (delete the hours, insert, loaded_hours, dimensions; "
-        "on PostgreSQL under the advisory lock). The floor lands the same rows in the same table with "
+        "on PostgreSQL under the advisory lock), on DuckDB one per chunk of whole hours of at most "
+        "500k events (lib/warehouse/duck.py: an open DuckDB transaction holds its rows in memory). The floor lands the same rows in the same table with "
         "metadata as plain text; floor + HMAC sends the loader's own export SELECT down the floor's "
         "path, so its gap to the floor is the pseudonym's cost and `load_hours`' gap to it is the "
         "loader's own (snapshot, fingerprint, per-hour counts, dimensions). The reload row replaces "
-        "hours the warehouse already holds, as a late event does. The first-day row "
-        "loads half the rows: its peak RSS against the two-day row shows whether memory grows "
-        "with the data.",
+        "hours the warehouse already holds, as a late event does. The first-day and four-day rows "
+        "load half and twice the rows (the operational database holds four days): their peak RSS "
+        "against the two-day row shows whether memory grows with the data.",
     ]
     return "\n".join(lines)
 

@@ -14,7 +14,10 @@ Design: whole-hour replace from one snapshot, checked by fingerprints.
   * One warehouse transaction deletes those hours from landing.usage_events, inserts the copied
     rows, upserts landing.loaded_hours (the fingerprint, loaded_at, load_id) and replaces the
     dimensions whole. A crash anywhere (loader killed, connection lost) commits nothing; a replay
-    of the same hours replaces them with the same rows. On PostgreSQL the transaction holds
+    of the same hours replaces them with the same rows. On DuckDB, whose open transaction holds
+    its rows in memory, that transaction is one per chunk of whole hours (duck.CHUNK_EVENTS; the
+    dimensions with the first), all from the one snapshot: a crash leaves each hour entirely old
+    or entirely new, with the matching loaded_hours row, so stale_hours names what to rerun. On PostgreSQL the transaction holds
     pg_advisory_xact_lock(7346001), the lock every warehouse writer takes, before the snapshot
     is taken (so serialised loaders copy ever newer snapshots); on DuckDB the file itself admits
     one writer process. Every DuckDB handle is closed before returning.
