@@ -33,7 +33,7 @@ MEASURES = (
     "requests, successful_requests, failed_requests, input_tokens, output_tokens, cost_usd, "
     "latency_ms_p50, latency_ms_p95, " + ", ".join(CATEGORY_MEASURES)
 )
-# A batch-tier price version offering every category (rates with all six decimals used), for
+# A priority-tier price version offering every category (rates with all six decimals used), for
 # the events add_category_events writes.
 CATEGORY_RATES = {c.rate: Decimal(f"{j + 1}.{(j + 1) * 123457 % 1000000:06d}")
                   for j, c in enumerate(CATEGORIES)}  # fmt: skip
@@ -66,11 +66,11 @@ def build_world(
 
 
 def add_category_events(operational_url: str, hours: HourRange, *, count: int = 80) -> None:
-    """`count` envelope-1.1 events (batch tier, every token category, some counts zero; every 4th
+    """`count` envelope-1.1 events (priority tier: the seeds price no priority tier, so the
+    version added here overlaps none; every token category, some counts zero; every 4th
     with a provider-reported cost) spread over `hours`, written as the superuser with their
-    category costs computed here by the Python oracle (lib/pricing/categories.py) under a batch
-    price version added for the busiest model. The generator does not produce categories yet;
-    the rollup trigger keeps app.usage_hourly/usage_daily as for ingested events."""
+    category costs computed here by the Python oracle (lib/pricing/categories.py) under a priority
+    price version added for the busiest model. The rollup trigger keeps app.usage_hourly/usage_daily as for ingested events."""
     rng = random.Random(10)
     with psycopg.connect(operational_url) as conn:
         org, model = conn.execute(
@@ -81,7 +81,7 @@ def add_category_events(operational_url: str, hours: HourRange, *, count: int = 
         rates = ", ".join(CATEGORY_RATES)
         (price_id,) = conn.execute(
             f"INSERT INTO app.model_prices (model_id, effective_from, service_tier, {rates}) "
-            f"VALUES (%s, %s, 'batch', {', '.join(['%s'] * len(CATEGORY_RATES))}) RETURNING id",
+            f"VALUES (%s, %s, 'priority', {', '.join(['%s'] * len(CATEGORY_RATES))}) RETURNING id",
             (model, hours.start - timedelta(days=30), *CATEGORY_RATES.values()),
         ).fetchone()
         span = int((hours.end - hours.start).total_seconds())
@@ -97,7 +97,7 @@ def add_category_events(operational_url: str, hours: HourRange, *, count: int = 
             )
             at = hours.start + timedelta(seconds=rng.randrange(span))
             rows.append((at, org, model, 50 + i, f"categories-{i}", "chat.completions",
-                         "error" if i % 9 == 0 else "success", price_id, "batch",
+                         "error" if i % 9 == 0 else "success", price_id, "priority",
                          "provider" if provider else "computed", cost,
                          *counts.values(), *costs.values()))  # fmt: skip
         columns = ("occurred_at, organization_id, model_id, latency_ms, event_id, operation, status, "
