@@ -42,6 +42,7 @@ from warehouse_helpers import (
 
 from dagster_project.lib.ingest import ingest_file
 from dagster_project.lib.ingest import loader as ingest_loader
+from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS
 from dagster_project.lib.rollup.ranges import HOUR, floor_hour
 from dagster_project.lib.seeds import seed_database
 from dagster_project.lib.warehouse import load_hours, stale_hours, touched_hour_ranges
@@ -182,13 +183,17 @@ def test_duckdb_killed_between_its_chunk_transactions_leaves_each_hour_old_or_ne
     old = _events_by_hour(landing(wh, table))
     assert len(old) >= 3, "the seed must span three hours for three chunks"
     with psycopg.connect(seeded, autocommit=True) as conn:  # a late event in every hour
+        copied = ", ".join(("price_id", "service_tier", "cost_source", *NEW_COUNTS,
+                            *(c.cost for c in CATEGORIES)))  # fmt: skip
         conn.execute(
             "INSERT INTO app.usage_events (occurred_at, organization_id, user_id, api_key_id, "
             "model_id, input_tokens, output_tokens, latency_ms, event_id, operation, status, "
-            "error_code, cost_usd, metadata) SELECT DISTINCT ON (date_trunc('hour', occurred_at)) "
+            f"error_code, cost_usd, metadata, {copied}) "
+            "SELECT DISTINCT ON (date_trunc('hour', occurred_at)) "
             "occurred_at, organization_id, user_id, api_key_id, model_id, input_tokens, "
             "output_tokens, latency_ms, 'late-' || event_id, operation, status, error_code, "
-            "cost_usd, metadata FROM app.usage_events ORDER BY date_trunc('hour', occurred_at)"
+            f"cost_usd, metadata, {copied} FROM app.usage_events "
+            "ORDER BY date_trunc('hour', occurred_at)"
         )
         conn.execute("UPDATE app.organizations SET name = name || ' renamed'")
     new = _events_by_hour(expected(seeded, table))

@@ -85,7 +85,8 @@ def test_rendered_sql_carries_literal_ranges_and_days():
 
 
 def _row(hour, org, requests, cost):
-    return (hour, org, "m", requests, requests, 0, 10, 5, Decimal(cost))
+    categories = [Decimal(0) if c.endswith("_usd") else 0 for c in reconcile.CATEGORY_MEASURES]
+    return (hour, org, "m", requests, requests, 0, 10, 5, Decimal(cost), *categories)
 
 
 def test_compare_is_exact_and_lists_absent_rows_and_duplicates():
@@ -110,7 +111,7 @@ def test_compare_is_exact_and_lists_absent_rows_and_duplicates():
         in sink.listed
     )
     assert reconcile.Difference("x", iso, "b", "m", "requests", None, 1) in sink.listed
-    assert sink.total == 1 + 1 + 6
+    assert sink.total == 1 + 1 + len(reconcile.MEASURES)  # b absent: every measure differs
     # PostgreSQL's sum(bigint) is numeric: an integral Decimal equals the int.
     assert reconcile._measure("requests", Decimal("5")) == 5
     # A float cost is never "close enough".
