@@ -15,8 +15,8 @@ a repricing too. docs/pricing.md has the runbook. Set-based, in PostgreSQL, one 
             event the current prices cannot cost (no version, or a count in a category its
             version does not offer) stops the reprice: nothing is changed.
   events    UPDATE the events whose version or any cost differs (cost_usd unless the provider's).
-  rollups   app.usage_hourly / usage_daily of the affected (organization, hour|day, model)
-            recomputed from the events (replace, not add).
+  rollups   app.usage_hourly / usage_daily of the affected (organization, hour) groups and
+            their days rebuilt from the events by app.rebuild_usage_rollups (replace, not add).
   touched   the affected (organization, hour) pairs upserted into ingest.touched_event_hours, so
             the warehouse loader and late_events_sensor re-roll them (the hours' usage_hourly
             fingerprints changed too, so stale_hours finds them as well).
@@ -189,12 +189,11 @@ def _apply(conn: psycopg.Connection, params: dict, report: RepriceReport, clock:
         "events",
         f"{updated} re-costed: {report.changed_cost_before} -> {report.changed_cost_after} USD",
     )
-    report.hourly_rows = conn.execute(_sql("reprice_rollup_hourly.sql"), params).rowcount
-    report.daily_rows = conn.execute(_sql("reprice_rollup_daily.sql"), params).rowcount
+    report.hourly_rows, report.daily_rows = conn.execute(_sql("reprice_rollups.sql")).fetchone()
     clock.done(
         "rollups",
         f"{report.hourly_rows} usage_hourly and {report.daily_rows} usage_daily row(s) "
-        "recomputed from the events",
+        "rebuilt from the events",
     )
     touched = conn.execute(_sql("reprice_touch_hours.sql")).rowcount
     clock.done("touched_hours", f"{touched} (organization, hour) pair(s) queued for re-roll")
