@@ -155,6 +155,13 @@ def test_a_day_without_a_partition_is_refused_and_nothing_changes(world):
         ):
             conn.execute(REBUILD, (organization_ids, hours))
     assert rollups(url) == before
+    # The partition bounds are read whatever the session's TimeZone and DateStyle.
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TimeZone = 'Pacific/Chatham'")
+        conn.execute("SET DateStyle = 'SQL, DMY'")
+        assert conn.execute(REBUILD, ([ORG_A], [day])).fetchone() == (1, 1)
+        conn.commit()
+    assert rollups(url) == before
 
 
 @pytest.mark.parametrize("role", ["platform_app", "platform_ingest", "platform_loader"])
