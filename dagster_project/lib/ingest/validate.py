@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from dagster_project.lib.ingest.reference import Reference
 from dagster_project.lib.ingest.schema import Envelope, diagnosis_sql, validation_sql
-from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS, Category
+from dagster_project.lib.pricing.categories import CATEGORIES, NEW_COUNTS, cost_sql
 
 # numeric(18, 10): a cost must stay below 10^8 USD.
 MAX_COST = 10**8
@@ -35,15 +35,8 @@ MAX_COST = 10**8
 _TOTAL_INPUT = " + ".join(f"t.{c.count}::BIGINT" for c in CATEGORIES if c.is_input)
 
 
-def _category_cost(c: Category) -> str:
-    """round(count * rate / unit, 10), half away from zero, exact: DECIMAL(38,0) * DECIMAL(12,6)
-    * the unit's inverse as a literal is DECIMAL(38,12) (a division would be a DOUBLE)."""
-    inverse = {10**6: "0.000001", 10**3: "0.001"}[c.unit]
-    return (f"CASE WHEN t.{c.count} = 0 THEN 0 ELSE round(CAST(t.{c.count} AS DECIMAL(38, 0)) "
-            f"* p.{c.rate} * {inverse}, 10) END")  # fmt: skip
-
-
-_COSTS = ", ".join(f"{_category_cost(c)} AS {c.cost}" for c in CATEGORIES)
+# Each category's cost: the contract's rule, the same SQL text the reprice runs on PostgreSQL.
+_COSTS = ", ".join(f"{cost_sql(c, f't.{c.count}', f'p.{c.rate}')} AS {c.cost}" for c in CATEGORIES)
 _UNPRICED = ", ".join(
     f"CASE WHEN t.{c.count} > 0 AND p.{c.rate} IS NULL THEN '{c.key}' END" for c in CATEGORIES
 )

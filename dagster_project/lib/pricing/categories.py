@@ -70,6 +70,26 @@ def category_cost(count: int, rate: Decimal | None, unit: int) -> Decimal:
     return (Decimal(count) * rate / Decimal(unit)).quantize(_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+# The unit's inverse as an exact literal: a multiplication keeps the arithmetic DECIMAL/numeric
+# on both engines (a division would give DuckDB a DOUBLE).
+_INVERSE = {10**6: "0.000001", 10**3: "0.001"}
+
+
+def cost_sql(c: Category, count: str, rate: str) -> str:
+    """The costing rule as SQL, one text for DuckDB (ingestion, lib/ingest/validate.py) and
+    PostgreSQL (repricing, lib/pricing/sql/reprice_plan.sql): 0 for a zero count, else
+    round(count * rate * 1e-6 (1e-3 per thousand calls), 10), exact. `count` and `rate` are SQL
+    expressions (e.g. "t.input_tokens", "p.input_usd_per_mtok").
+
+    DECIMAL(38, 0) * DECIMAL(12, 6) * the literal is DECIMAL(38, 12) on DuckDB and exact numeric
+    on PostgreSQL; both engines' round() on a decimal rounds half away from zero (DuckDB adds
+    half a unit of the magnitude's sign before truncating, PostgreSQL's numeric round is
+    documented so), which is category_cost's ROUND_HALF_UP on Decimal. tests/integration/
+    test_cost_rounding.py checks the ties on both engines."""
+    return (f"CASE WHEN {count} = 0 THEN 0 ELSE round(CAST({count} AS DECIMAL(38, 0)) "
+            f"* {rate} * {_INVERSE[c.unit]}, {COST_SCALE}) END")  # fmt: skip
+
+
 def total_input(counts: dict[str, int]) -> int:
     """What the context tier and the context window are measured on: every input category."""
     return sum(counts.get(c.count, 0) for c in CATEGORIES if c.is_input)

@@ -11,12 +11,13 @@ a repricing too. docs/pricing.md has the runbook. Set-based, in PostgreSQL, one 
             so nothing is applied twice and no rollup update is lost. Ingestion waits (it does
             not fail) for the few seconds a reprice takes; lock_timeout bounds our own wait.
   plan      every event of the model in range, with the version it would get now and its
-            recomputed category costs (sql/reprice_plan.sql: the contract's costing rule). An
+            recomputed category costs (sql/reprice_plan.sql, its category lists rendered from
+            CATEGORIES; each cost is categories.cost_sql, the text ingestion costs with). An
             event the current prices cannot cost (no version, or a count in a category its
             version does not offer) stops the reprice: nothing is changed.
   events    UPDATE the events whose version or any cost differs (cost_usd unless the provider's).
-  rollups   app.usage_hourly / usage_daily of the affected (organization, hour|day, model)
-            recomputed from the events (replace, not add).
+  rollups   app.usage_hourly / usage_daily of the affected (organization, hour) groups and
+            their days rebuilt from the events by app.rebuild_usage_rollups (replace, not add).
   touched   the affected (organization, hour) pairs upserted into ingest.touched_event_hours, so
             the warehouse loader and late_events_sensor re-roll them (the hours' usage_hourly
             fingerprints changed too, so stale_hours finds them as well).
@@ -44,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -51,6 +53,7 @@ from psycopg.types.json import Jsonb
 
 from dagster_project.lib.db.postgres import connect
 from dagster_project.lib.errors import InvalidInput
+from dagster_project.lib.pricing.categories import CATEGORIES, cost_sql
 from dagster_project.lib.pricing.versions import PricingError, resolve_model
 from dagster_project.lib.sqlfiles import read_sql
 
@@ -158,7 +161,7 @@ def reprice(
 
 
 def _plan(conn: psycopg.Connection, params: dict, report: RepriceReport, clock: _Clock) -> None:
-    conn.execute(_sql("reprice_plan.sql"), params)
+    conn.execute(plan_sql(), params)
     row = conn.execute(_sql("reprice_summary.sql")).fetchone()
     (report.events_in_range, report.events_changed, report.price_version_changed,
      report.provider_cost_events, no_price, unpriced, report.cost_before, report.cost_after,
@@ -182,19 +185,18 @@ def _plan(conn: psycopg.Connection, params: dict, report: RepriceReport, clock: 
 
 def _apply(conn: psycopg.Connection, params: dict, report: RepriceReport, clock: _Clock,
            actor: str) -> None:  # fmt: skip
-    updated = conn.execute(_sql("reprice_apply.sql"), params).rowcount
+    updated = conn.execute(apply_sql(), params).rowcount
     if updated != report.events_changed:  # the locks make this impossible; never commit it
         raise RuntimeError(f"reprice updated {updated} events, planned {report.events_changed}")
     clock.done(
         "events",
         f"{updated} re-costed: {report.changed_cost_before} -> {report.changed_cost_after} USD",
     )
-    report.hourly_rows = conn.execute(_sql("reprice_rollup_hourly.sql"), params).rowcount
-    report.daily_rows = conn.execute(_sql("reprice_rollup_daily.sql"), params).rowcount
+    report.hourly_rows, report.daily_rows = conn.execute(_sql("reprice_rollups.sql")).fetchone()
     clock.done(
         "rollups",
         f"{report.hourly_rows} usage_hourly and {report.daily_rows} usage_daily row(s) "
-        "recomputed from the events",
+        "rebuilt from the events",
     )
     touched = conn.execute(_sql("reprice_touch_hours.sql")).rowcount
     clock.done("touched_hours", f"{touched} (organization, hour) pair(s) queued for re-roll")
@@ -233,5 +235,35 @@ class _Clock:
             self.on_stage(entry)
 
 
-def _sql(name: str) -> str:
-    return read_sql(__package__, name)
+def _sql(name: str, **parts: str) -> str:
+    text = read_sql(__package__, name)
+    return text.format(**parts) if parts else text
+
+
+@cache
+def plan_sql() -> str:
+    """sql/reprice_plan.sql with its category lists rendered from CATEGORIES; each new cost is
+    categories.cost_sql, the expression ingestion costs with."""
+    return _sql(
+        "reprice_plan.sql",
+        stored_costs=", ".join(f"e.{c.cost}" for c in CATEGORIES),
+        unpriced=",\n                    ".join(
+            f"CASE WHEN e.{c.count} > 0 AND p.{c.rate} IS NULL THEN '{c.key}' END"
+            for c in CATEGORIES
+        ),
+        new_costs=",\n           ".join(
+            f"{cost_sql(c, f'e.{c.count}', f'p.{c.rate}')} AS new_{c.cost}" for c in CATEGORIES
+        ),
+        total_input=" + ".join(f"e.{c.count}::bigint" for c in CATEGORIES if c.is_input),
+        new_cost_sum=" + ".join(f"new_{c.cost}" for c in CATEGORIES),
+        cost_differs="\n        OR ".join(f"new_{c.cost} <> {c.cost}" for c in CATEGORIES),
+    )
+
+
+@cache
+def apply_sql() -> str:
+    """sql/reprice_apply.sql with one SET per category cost."""
+    return _sql(
+        "reprice_apply.sql",
+        set_costs=",\n    ".join(f"{c.cost} = r.new_{c.cost}" for c in CATEGORIES),
+    )
